@@ -1,0 +1,1 @@
+"""The metadata database: apps, datasources, datatables, schema versions and operations."""

@@ -1,0 +1,56 @@
+"""Datasette hooks. Each one is thin and hands over to the module that does the work."""
+
+from __future__ import annotations
+
+from datasette import hookimpl
+from datasette.plugins import pm
+
+from . import hookspecs, permissions
+from .config import PLUGIN_NAME, DataServiceConfig
+from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
+from .service.core import DataService
+from .web.routes import route_table
+
+pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def startup(datasette):
+    async def start_data_service():
+        config = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME))
+        await DataService(datasette, config).start()
+
+    return start_data_service
+
+
+@hookimpl
+def register_dataservice_providers(datasette):
+    return [SQLiteFlatTable, SQLiteJsonb]
+
+
+@hookimpl
+def register_actions(datasette):
+    return permissions.ACTIONS
+
+
+@hookimpl
+def permission_resources_sql(datasette, actor, action):
+    return permissions.permission_rules(datasette, actor, action)
+
+
+@hookimpl
+def register_routes(datasette):
+    return route_table()
+
+
+@hookimpl
+def menu_links(datasette, actor, request):
+    if actor is None:  # anonymous visitors see Datasette exactly as without the plugin
+        return None
+
+    async def links():
+        if await datasette.allowed(action=permissions.CREATE_APP, actor=actor):
+            return [{"href": datasette.urls.path("/-/apps"), "label": "Data service apps"}]
+        return []
+
+    return links

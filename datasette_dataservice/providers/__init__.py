@@ -1,0 +1,1 @@
+"""Providers: one class per provider type x engine, behind the interface in ``base``."""

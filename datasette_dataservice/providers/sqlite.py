@@ -1,0 +1,91 @@
+"""flat_table and jsonb on SQLite: each datasource is one SQLite file attached to Datasette."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from datasette.database import Database
+
+from ..schema.names import quote_identifier as q
+from .base import Provider, ProviderError, TableSpec
+from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name
+
+
+class SQLiteProvider(Provider):
+    engine = "sqlite"
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    async def materialize(self, spec: TableSpec) -> list[str]:
+        return await self._run(self.create_sql(spec), must_be_free=spec.physical_name)
+
+    async def drop(self, physical_name: str) -> list[str]:
+        return await self._run(self.drop_sql(physical_name))
+
+    async def rename(self, spec: TableSpec, new_physical_name: str) -> list[str]:
+        renamed = TableSpec(new_physical_name, spec.schema, spec.resolve_reference)
+        statements = [
+            statement
+            for statement in self.drop_sql(spec.physical_name)
+            if statement.startswith("DROP VIEW")
+        ]
+        statements.append(f"ALTER TABLE {q(spec.physical_name)} RENAME TO {q(new_physical_name)}")
+        statements += [s for s in self.create_sql(renamed) if s.startswith("CREATE VIEW")]
+        return await self._run(statements, must_be_free=new_physical_name)
+
+    async def _run(self, statements: list[str], must_be_free: str | None = None) -> list[str]:
+        """Run ``statements`` in one write transaction, refusing to overwrite a name in use."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            if must_be_free:
+                for name in {must_be_free, self.data_resource(must_be_free)}:
+                    if conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?)", (name,)
+                    ).fetchone():
+                        raise ProviderError(
+                            f'database "{self.database.name}" already has a table or view '
+                            f'named "{name}"'
+                        )
+            for statement in statements:
+                conn.execute(statement)
+
+        await self.database.execute_write_fn(run)
+        return statements
+
+    async def count_rows(self, physical_name: str) -> int | None:
+        if not await self.database.table_exists(physical_name):
+            return None
+        result = await self.database.execute(f"SELECT count(*) FROM {q(physical_name)}")
+        return result.first()[0]
+
+
+class SQLiteFlatTable(SQLiteProvider):
+    provider_type = "flat_table"
+
+    @classmethod
+    def data_resource(cls, physical_name: str) -> str:
+        return physical_name
+
+    def create_sql(self, spec: TableSpec) -> list[str]:
+        return [flat_table_sql(spec)]
+
+    def drop_sql(self, physical_name: str) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {q(physical_name)}"]
+
+
+class SQLiteJsonb(SQLiteProvider):
+    provider_type = "jsonb"
+
+    @classmethod
+    def data_resource(cls, physical_name: str) -> str:
+        return jsonb_view_name(physical_name)
+
+    def create_sql(self, spec: TableSpec) -> list[str]:
+        return jsonb_sql(spec)
+
+    def drop_sql(self, physical_name: str) -> list[str]:
+        return [
+            f"DROP VIEW IF EXISTS {q(jsonb_view_name(physical_name))}",
+            f"DROP TABLE IF EXISTS {q(physical_name)}",
+        ]

@@ -1,0 +1,148 @@
+"""Table Schema -> SQLite DDL for flat_table (a STRICT table) and jsonb (a table plus a view).
+
+Written by hand because sqlite-utils' public ``create_table`` has no CHECK or UNIQUE
+constraints, which is how Table Schema constraints reach the engine. Rebuilds later go
+through sqlite-utils ``transform``, which keeps these constraints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..schema.names import quote_identifier as q
+from .base import TableSpec
+
+COLUMN_TYPES = {
+    "string": "TEXT",
+    "integer": "INTEGER",
+    "number": "REAL",
+    "boolean": "INTEGER",
+    "object": "TEXT",
+    "array": "TEXT",
+    "list": "TEXT",
+    "date": "TEXT",
+    "time": "TEXT",
+    "datetime": "TEXT",
+    "year": "INTEGER",
+    "yearmonth": "TEXT",
+    "duration": "TEXT",
+    "geopoint": "TEXT",
+    "geojson": "TEXT",
+    "any": "ANY",
+}
+NUMERIC_TYPES = {"integer", "number", "year"}
+JSON_TYPES = {"object": "object", "array": "array", "geojson": "object"}
+
+
+def literal(value: Any) -> str:
+    """An SQL literal for a constraint value (numbers as-is, everything else as quoted text)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def field_type(field: dict[str, Any]) -> str:
+    return field.get("type") or "any"
+
+
+def column_checks(field: dict[str, Any]) -> list[str]:
+    """CHECK expressions the engine can enforce for one field.
+
+    Patterns, formats and ranges on dates are left to the row validator: SQLite has no
+    REGEXP by default and compares dates as text.
+    """
+    column, kind = q(field["name"]), field_type(field)
+    constraints = field.get("constraints") or {}
+    checks = []
+    if kind == "boolean":
+        checks.append(f"{column} IN (0, 1)")
+    if kind in JSON_TYPES:
+        checks.append(f"json_valid({column}) AND json_type({column}) = '{JSON_TYPES[kind]}'")
+    if kind in NUMERIC_TYPES:
+        for key, operator in (
+            ("minimum", ">="),
+            ("maximum", "<="),
+            ("exclusiveMinimum", ">"),
+            ("exclusiveMaximum", "<"),
+        ):
+            if isinstance(constraints.get(key), int | float) and not isinstance(
+                constraints.get(key), bool
+            ):
+                checks.append(f"{column} {operator} {literal(constraints[key])}")
+    if kind == "string":
+        if isinstance(constraints.get("minLength"), int):
+            checks.append(f"length({column}) >= {constraints['minLength']}")
+        if isinstance(constraints.get("maxLength"), int):
+            checks.append(f"length({column}) <= {constraints['maxLength']}")
+    if kind in {"string", "integer", "number", "year"} and constraints.get("enum"):
+        values = ", ".join(literal(v) for v in constraints["enum"])
+        checks.append(f"{column} IN ({values})")
+    return checks
+
+
+def flat_table_sql(spec: TableSpec) -> str:
+    schema = spec.schema
+    fields = schema["fields"]
+    primary_key = _key_list(schema.get("primaryKey"))
+    single_integer_pk = (
+        len(primary_key) == 1
+        and field_type(next(f for f in fields if f["name"] == primary_key[0])) == "integer"
+    )
+    lines = []
+    for field in fields:
+        name = field["name"]
+        constraints = field.get("constraints") or {}
+        parts = [q(name), COLUMN_TYPES.get(field_type(field), "ANY")]
+        if single_integer_pk and name == primary_key[0]:
+            parts.append("PRIMARY KEY")
+        if constraints.get("required") or name in primary_key:
+            parts.append("NOT NULL")
+        if constraints.get("unique") and name not in primary_key:
+            parts.append("UNIQUE")
+        parts += [f"CHECK ({check})" for check in column_checks(field)]
+        lines.append(" ".join(parts))
+    if primary_key and not single_integer_pk:
+        lines.append(f"PRIMARY KEY ({', '.join(q(n) for n in primary_key)})")
+    for unique_key in schema.get("uniqueKeys") or []:
+        lines.append(f"UNIQUE ({', '.join(q(n) for n in _key_list(unique_key))})")
+    for foreign_key in schema.get("foreignKeys") or []:
+        reference = foreign_key["reference"]
+        target = spec.resolve_reference(reference.get("resource") or "")
+        lines.append(
+            f"FOREIGN KEY ({', '.join(q(n) for n in _key_list(foreign_key['fields']))})"
+            f" REFERENCES {q(target)} ({', '.join(q(n) for n in _key_list(reference['fields']))})"
+        )
+    body = ",\n  ".join(lines)
+    return f"CREATE TABLE {q(spec.physical_name)} (\n  {body}\n) STRICT"
+
+
+def jsonb_view_name(physical_name: str) -> str:
+    return f"{physical_name}_view"
+
+
+def json_path(name: str) -> str:
+    """A JSON path literal for a top-level key; the key is JSON-quoted so any name is safe."""
+    return literal("$." + json.dumps(name, ensure_ascii=False))
+
+
+def jsonb_sql(spec: TableSpec) -> list[str]:
+    table = q(spec.physical_name)
+    columns = ", ".join(
+        f"json_extract(data, {json_path(f['name'])}) AS {q(f['name'])}"
+        for f in spec.schema["fields"]
+    )
+    return [
+        f"CREATE TABLE {table} (\n  id INTEGER PRIMARY KEY,\n  data TEXT NOT NULL"
+        " CHECK (json_valid(data) AND json_type(data) = 'object')\n) STRICT",
+        f"CREATE VIEW {q(jsonb_view_name(spec.physical_name))} AS SELECT id AS _id, {columns}"
+        f" FROM {table}",
+    ]
+
+
+def _key_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)

@@ -1,0 +1,1 @@
+"""Frictionless Table Schema: validation, canonical form and hash. Pure functions, no I/O."""

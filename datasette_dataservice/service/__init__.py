@@ -1,0 +1,1 @@
+"""Use cases: apps, datasources, datatables, stats. Owns transactions; knows no HTTP."""

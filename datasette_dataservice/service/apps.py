@@ -1,0 +1,131 @@
+"""Apps: create, update, soft delete (cascading), restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalog import store
+from ..errors import Conflict
+from ..schema.names import slug_problem, slugify
+from . import audit
+from .core import DataService
+from .inputs import Problems, text
+
+
+async def create_app(
+    service: DataService, tenant: str, actor: str | None, body: dict[str, Any]
+) -> dict:
+    problems = Problems()
+    name = text(body, "name", problems, required=True)
+    description = text(body, "description", problems) or ""
+    slug = text(body, "slug", problems)
+    derived = not slug
+    if derived and name:
+        slug = slugify(name)
+        if not slug:
+            problems.add('could not derive a slug from "name"; give a "slug" explicitly')
+    elif slug:
+        problems.add(slug_problem(slug, "app"))
+    problems.raise_if_any()
+
+    def create(conn) -> int:
+        final_slug = slug
+        if derived:
+            final_slug = _first_free_slug(conn, tenant, slug)
+        elif store.slug_exists(conn, "apps", "tenant", tenant, slug):
+            raise Conflict(f'An app with slug "{slug}" already exists')
+        app_id = store.insert_app(conn, tenant, name, final_slug, description)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=app_id,
+            operation="create_app",
+            target_type="app",
+            target=final_slug,
+            actor=actor,
+            details={"name": name, "description": description},
+        )
+        return final_slug
+
+    final_slug = await service.write(create)
+    return await service.app(tenant, final_slug)
+
+
+def _first_free_slug(conn, tenant: str, slug: str) -> str:
+    candidate, n = slug, 2
+    while store.slug_exists(conn, "apps", "tenant", tenant, candidate):
+        suffix = f"-{n}"
+        candidate = slug[: 50 - len(suffix)] + suffix
+        n += 1
+    return candidate
+
+
+async def update_app(
+    service: DataService, tenant: str, actor: str | None, slug: str, body: dict[str, Any]
+) -> dict:
+    app = await service.app(tenant, slug)
+    problems = Problems()
+    changes = {}
+    if "name" in body:
+        changes["name"] = text(body, "name", problems, required=True)
+    if "description" in body:
+        changes["description"] = text(body, "description", problems) or ""
+    problems.raise_if_any()
+
+    def update(conn) -> None:
+        store.update_row(conn, "apps", app["id"], changes)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=app["id"],
+            operation="update_app",
+            target_type="app",
+            target=slug,
+            actor=actor,
+            details={"before": {k: app[k] for k in changes}, "after": changes},
+        )
+
+    await service.write(update)
+    return await service.app(tenant, slug)
+
+
+async def delete_app(service: DataService, tenant: str, actor: str | None, slug: str) -> dict:
+    app = await service.app(tenant, slug)
+
+    def delete(conn) -> None:
+        store.soft_delete_app(conn, app["id"])
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=app["id"],
+            operation="delete_app",
+            target_type="app",
+            target=slug,
+            actor=actor,
+        )
+
+    await service.write(delete)
+    await service.attach_app_datasources(app["id"], attached=False)
+    return await service.app(tenant, slug, include_inactive=True)
+
+
+async def restore_app(service: DataService, tenant: str, actor: str | None, slug: str) -> dict:
+    app = await service.app(tenant, slug, include_inactive=True)
+    if app["is_active"]:
+        raise Conflict(f'App "{slug}" is not deleted; there is nothing to restore')
+
+    def restore(conn) -> None:
+        store.restore_app(conn, app["id"], app["deleted_at"])
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=app["id"],
+            operation="restore_app",
+            target_type="app",
+            target=slug,
+            actor=actor,
+        )
+
+    await service.write(restore)
+    await service.attach_app_datasources(app["id"], attached=True)
+    return await service.app(tenant, slug)

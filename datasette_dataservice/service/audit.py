@@ -1,0 +1,22 @@
+"""Recording SchemaOperations: the append-only audit trail of every mutation."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Any
+
+from ..catalog import store
+
+
+def record(conn, **operation: Any) -> int:
+    """Append one SchemaOperation inside the caller's catalog transaction."""
+    operation.setdefault("status", "applied")
+    return store.insert_operation(conn, operation)
+
+
+@contextmanager
+def stopwatch():
+    """``with stopwatch() as elapsed: ...; elapsed()`` gives milliseconds since the start."""
+    start = time.perf_counter()
+    yield lambda: round((time.perf_counter() - start) * 1000, 3)

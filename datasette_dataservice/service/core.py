@@ -1,0 +1,155 @@
+"""The DataService object: catalog access, attached databases and providers, in one place."""
+
+from __future__ import annotations
+
+import sqlite3
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from datasette.database import Database
+
+from ..catalog import migrations, store
+from ..config import CATALOG_DATABASE, DataServiceConfig
+from ..errors import BadRequest, NotFound, NotImplementedProvider
+from ..providers.base import Provider
+from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
+
+T = TypeVar("T")
+
+
+_services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def service_for(datasette) -> DataService:
+    """The DataService started for this Datasette instance."""
+    return _services[datasette]
+
+
+class DataService:
+    """Everything a use case needs: the catalog database, data directory and providers."""
+
+    def __init__(self, datasette, config: DataServiceConfig):
+        self.datasette = datasette
+        self.config = config
+        self.catalog: Database | None = None
+        _services[datasette] = self
+
+    async def start(self) -> None:
+        """Create the data directory, migrate the catalog, attach it and every datasource."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.config.catalog_path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = wal")
+            migrations.migrate(conn)
+        finally:
+            conn.close()
+        if CATALOG_DATABASE not in self.datasette.databases:
+            self.catalog = self.datasette.add_database(
+                Database(self.datasette, path=str(self.config.catalog_path), is_mutable=True),
+                name=CATALOG_DATABASE,
+            )
+        else:
+            self.catalog = self.datasette.get_database(CATALOG_DATABASE)
+        for datasource in await self.read(store.all_active_datasources):
+            self.attach(datasource["database_name"], datasource["engine"])
+
+    # Catalog access -----------------------------------------------------------------------
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.catalog.execute_fn(lambda conn: fn(conn, *args, **kwargs))
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one catalog transaction on the write thread."""
+        return await self.catalog.execute_write_fn(fn)
+
+    # Storage and providers ------------------------------------------------------------------
+
+    def attach(self, database_name: str, engine: str) -> Database:
+        """The Datasette database of a datasource, attaching its SQLite file if needed."""
+        if engine != "sqlite":
+            raise NotImplementedProvider(f'engine "{engine}" is not available on this instance')
+        if database_name in self.datasette.databases:
+            return self.datasette.get_database(database_name)
+        path = self.config.data_dir / f"{database_name}.db"
+        if not path.exists():
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA journal_mode = wal")
+        return self.datasette.add_database(
+            Database(self.datasette, path=str(path), is_mutable=True), name=database_name
+        )
+
+    def detach(self, database_name: str) -> None:
+        """Stop serving a datasource's database (its file stays: soft delete keeps data)."""
+        if database_name in self.datasette.databases:
+            self.datasette.remove_database(database_name)
+
+    async def attach_app_datasources(self, app_id: int, attached: bool) -> None:
+        for datasource in await self.read(store.all_datasources_of_app, app_id):
+            if attached and datasource["is_active"]:
+                self.attach(datasource["database_name"], datasource["engine"])
+            elif not attached:
+                self.detach(datasource["database_name"])
+
+    def provider_class(self, provider_type: str, engine: str) -> type[Provider]:
+        classes = provider_classes(self.datasette)
+        cls = classes.get((provider_type, engine))
+        if cls is not None:
+            return cls
+        available = sorted({t for t, e in classes if e == engine})
+        if provider_type in KNOWN_PROVIDER_TYPES or any(t == provider_type for t, _ in classes):
+            raise NotImplementedProvider(
+                f'provider_type "{provider_type}" is not available on engine "{engine}": '
+                f"no provider is registered for it (it is planned). "
+                f"Available: {', '.join(available)}"
+            )
+        raise BadRequest(
+            f'"provider_type" must be one of {", ".join(available)}; got "{provider_type}"'
+        )
+
+    def data_resource(self, datatable: dict[str, Any]) -> str:
+        """The table or view Datasette serves the datatable's rows from."""
+        cls = self.provider_class(datatable["provider_type"], datatable["engine"])
+        return cls.data_resource(datatable["physical_table_name"])
+
+    def provider_for(self, datatable_or_datasource: dict[str, Any]) -> Provider:
+        row = datatable_or_datasource
+        cls = self.provider_class(row["provider_type"], row["engine"])
+        return cls(self.attach(row["database_name"], row["engine"]))
+
+    # Lookups shared by the use cases --------------------------------------------------------
+
+    async def app(self, tenant: str, slug: str, *, include_inactive: bool = False) -> dict:
+        app = await self.read(store.get_app, tenant, slug, include_inactive)
+        if app is None:
+            raise NotFound(f'App "{slug}" not found')
+        return app
+
+    async def datasource(
+        self, tenant: str, app_slug: str, slug: str, *, include_inactive: bool = False
+    ) -> dict:
+        app = await self.app(tenant, app_slug, include_inactive=include_inactive)
+        datasource = await self.read(store.get_datasource, app["id"], slug, include_inactive)
+        if datasource is None:
+            raise NotFound(f'DataSource "{slug}" not found in app "{app_slug}"')
+        return datasource
+
+    async def datatable(
+        self,
+        tenant: str,
+        app_slug: str,
+        datasource_slug: str,
+        name: str,
+        *,
+        include_inactive: bool = False,
+    ) -> dict:
+        datasource = await self.datasource(
+            tenant, app_slug, datasource_slug, include_inactive=include_inactive
+        )
+        datatable = await self.read(store.get_datatable, datasource["id"], name, include_inactive)
+        if datatable is None:
+            raise NotFound(
+                f'DataTable "{name}" not found in datasource "{datasource_slug}" of app '
+                f'"{app_slug}"'
+            )
+        return datatable

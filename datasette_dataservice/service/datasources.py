@@ -1,0 +1,179 @@
+"""DataSources: create (attaching their storage), update, soft delete, restore."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..catalog import store
+from ..errors import Conflict
+from ..schema.names import database_name, slug_problem, slugify
+from . import audit
+from .core import DataService
+from .inputs import Problems, text
+
+ENGINES = ("sqlite", "postgres")
+PROVIDER_CONFIG_KEYS = {"engine", "connection"}
+IMMUTABLE_KEYS = ("slug", "provider_type", "provider_config")
+
+
+def _provider_config(body: dict[str, Any], problems: Problems) -> dict[str, Any]:
+    config = body.get("provider_config")
+    if config is None:
+        return {"engine": "sqlite"}
+    if not isinstance(config, dict):
+        problems.add('"provider_config" must be an object, e.g. {"engine": "sqlite"}')
+        return {}
+    unknown = sorted(set(config) - PROVIDER_CONFIG_KEYS)
+    if unknown:
+        problems.add(
+            f'unknown "provider_config" key(s): {", ".join(unknown)}; known keys are '
+            f"{', '.join(sorted(PROVIDER_CONFIG_KEYS))}"
+        )
+    engine = config.get("engine", "sqlite")
+    if engine not in ENGINES:
+        problems.add(f'"provider_config.engine" must be one of {", ".join(ENGINES)}')
+    return {**config, "engine": engine}
+
+
+async def create_datasource(
+    service: DataService, tenant: str, actor: str | None, app_slug: str, body: dict[str, Any]
+) -> dict:
+    app = await service.app(tenant, app_slug)
+    problems = Problems()
+    name = text(body, "name", problems, required=True)
+    description = text(body, "description", problems) or ""
+    slug = text(body, "slug", problems) or (slugify(name) if name else None)
+    if name and not slug:
+        problems.add('could not derive a slug from "name"; give a "slug" explicitly')
+    elif slug:
+        problems.add(slug_problem(slug, "datasource"))
+    provider_type = text(body, "provider_type", problems, required=True)
+    config = _provider_config(body, problems)
+    problems.raise_if_any()
+    service.provider_class(provider_type, config["engine"])  # refuses unknown/unavailable ones
+
+    values = {
+        "name": name,
+        "slug": slug,
+        "description": description,
+        "provider_type": provider_type,
+        "provider_config": config,
+        "engine": config["engine"],
+        "database_name": database_name(app_slug, slug),
+    }
+
+    def create(conn) -> None:
+        if store.slug_exists(conn, "datasources", "app_id", app["id"], slug):
+            raise Conflict(f'App "{app_slug}" already has a datasource with slug "{slug}"')
+        datasource_id = store.insert_datasource(conn, app["id"], values)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=app["id"],
+            datasource_id=datasource_id,
+            operation="create_datasource",
+            target_type="datasource",
+            target=f"{app_slug}/{slug}",
+            actor=actor,
+            details={"provider_type": provider_type, "engine": config["engine"]},
+        )
+
+    await service.write(create)
+    service.attach(values["database_name"], values["engine"])
+    return await service.datasource(tenant, app_slug, slug)
+
+
+async def update_datasource(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    app_slug: str,
+    slug: str,
+    body: dict[str, Any],
+) -> dict:
+    datasource = await service.datasource(tenant, app_slug, slug)
+    problems = Problems()
+    for key in IMMUTABLE_KEYS:
+        if key in body and body[key] != _current(datasource, key):
+            problems.add(
+                f'"{key}" cannot be changed after a datasource is created; create a new '
+                "datasource instead"
+            )
+    changes = {}
+    if "name" in body:
+        changes["name"] = text(body, "name", problems, required=True)
+    if "description" in body:
+        changes["description"] = text(body, "description", problems) or ""
+    problems.raise_if_any()
+
+    def update(conn) -> None:
+        store.update_row(conn, "datasources", datasource["id"], changes)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datasource["app_id"],
+            datasource_id=datasource["id"],
+            operation="update_datasource",
+            target_type="datasource",
+            target=f"{app_slug}/{slug}",
+            actor=actor,
+            details={"before": {k: datasource[k] for k in changes}, "after": changes},
+        )
+
+    await service.write(update)
+    return await service.datasource(tenant, app_slug, slug)
+
+
+def _current(datasource: dict, key: str) -> Any:
+    if key == "provider_config":
+        return json.loads(datasource["provider_config"])
+    return datasource[key]
+
+
+async def delete_datasource(
+    service: DataService, tenant: str, actor: str | None, app_slug: str, slug: str
+) -> dict:
+    datasource = await service.datasource(tenant, app_slug, slug)
+
+    def delete(conn) -> None:
+        store.soft_delete_datasource(conn, datasource["id"])
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datasource["app_id"],
+            datasource_id=datasource["id"],
+            operation="delete_datasource",
+            target_type="datasource",
+            target=f"{app_slug}/{slug}",
+            actor=actor,
+        )
+
+    await service.write(delete)
+    service.detach(datasource["database_name"])
+    return await service.datasource(tenant, app_slug, slug, include_inactive=True)
+
+
+async def restore_datasource(
+    service: DataService, tenant: str, actor: str | None, app_slug: str, slug: str
+) -> dict:
+    datasource = await service.datasource(tenant, app_slug, slug, include_inactive=True)
+    if datasource["is_active"]:
+        raise Conflict(f'DataSource "{slug}" is not deleted; there is nothing to restore')
+
+    def restore(conn) -> None:
+        store.restore_datasource(conn, datasource["id"], datasource["deleted_at"])
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datasource["app_id"],
+            datasource_id=datasource["id"],
+            operation="restore_datasource",
+            target_type="datasource",
+            target=f"{app_slug}/{slug}",
+            actor=actor,
+        )
+
+    await service.write(restore)
+    service.attach(datasource["database_name"], datasource["engine"])
+    return await service.datasource(tenant, app_slug, slug)

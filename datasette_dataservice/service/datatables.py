@@ -1,0 +1,364 @@
+"""DataTables: create and materialize, update, soft delete, restore, rename."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..catalog import store
+from ..errors import BadRequest, Conflict
+from ..providers.base import ProviderError, TableSpec
+from ..schema.canonical import schema_hash
+from ..schema.descriptor import check_descriptor
+from ..schema.names import datatable_name_problem, physical_table_name
+from . import audit
+from .core import DataService
+from .inputs import Problems, boolean, text
+
+JSONB_RESERVED_FIELDS = {"_id"}
+
+
+def table_spec(datatable: dict[str, Any], schema: dict[str, Any] | None = None) -> TableSpec:
+    app_slug = datatable["app_slug"]
+    own = datatable["physical_table_name"]
+    return TableSpec(
+        physical_name=own,
+        schema=schema if schema is not None else json.loads(datatable["json_schema"]),
+        resolve_reference=lambda name: physical_table_name(app_slug, name) if name else own,
+    )
+
+
+async def _schema_problems(
+    service: DataService, datasource: dict, name: str | None, schema: Any
+) -> list[str]:
+    problems = check_descriptor(schema)
+    if problems:
+        return problems
+    if datasource["provider_type"] == "jsonb":
+        problems += [
+            f'field "{f["name"]}" is reserved by the jsonb provider; rename it'
+            for f in schema["fields"]
+            if f["name"] in JSONB_RESERVED_FIELDS
+        ]
+    siblings = {
+        row["name"].lower()
+        for row in await service.read(
+            store.list_datatables,
+            datasource["app_id"],
+            datasource_id=datasource["id"],
+            include_inactive=False,
+        )
+    }
+    for i, foreign_key in enumerate(schema.get("foreignKeys") or []):
+        resource = (foreign_key.get("reference") or {}).get("resource") or ""
+        if (
+            resource
+            and resource.lower() != (name or "").lower()
+            and resource.lower() not in siblings
+        ):
+            problems.append(
+                f'foreignKeys[{i}]: reference.resource "{resource}" is not a datatable of '
+                f'datasource "{datasource["slug"]}"; create it first or use "" for this table'
+            )
+    return problems
+
+
+async def create_datatable(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    app_slug: str,
+    datasource_slug: str,
+    body: dict[str, Any],
+) -> dict:
+    datasource = await service.datasource(tenant, app_slug, datasource_slug)
+    problems = Problems()
+    name = text(body, "name", problems, required=True)
+    if name:
+        problems.add(datatable_name_problem(name))
+    description = text(body, "description", problems) or ""
+    materialize = boolean(body, "materialize", problems, default=True)
+    schema = body.get("json_schema")
+    if schema is None:
+        problems.add('"json_schema" is required: a Frictionless Table Schema with "fields"')
+    else:
+        for message in await _schema_problems(service, datasource, name, schema):
+            problems.add(f"json_schema: {message}")
+    problems.raise_if_any()
+
+    existing = await service.read(store.get_datatable, datasource["id"], name, True)
+    if existing is not None:
+        state = "" if existing["is_active"] else " (deleted; restore it or pick another name)"
+        raise Conflict(f'Datasource "{datasource_slug}" already has a datatable "{name}"{state}')
+
+    row = {
+        "name": name,
+        "description": description,
+        "json_schema": json.dumps(schema, ensure_ascii=False),
+        "schema_hash": schema_hash(schema),
+        "schema_version": 1,
+        "physical_table_name": physical_table_name(app_slug, name),
+        "is_materialized": 0,
+    }
+    provider = service.provider_for(datasource)
+    spec = table_spec({**datasource, **row, "app_slug": app_slug}, schema)
+    sql: list[str] = []
+    target = f"{app_slug}/{datasource_slug}/{name}"
+    with audit.stopwatch() as elapsed:
+        if materialize:
+            try:
+                sql = await provider.materialize(spec)
+            except ProviderError as error:
+                raise Conflict(str(error)) from error
+            row["is_materialized"] = 1
+
+    def create(conn) -> None:
+        datatable_id = store.insert_datatable(conn, datasource["id"], row)
+        store.insert_schema_version(
+            conn, datatable_id, 1, row["json_schema"], row["schema_hash"], actor
+        )
+        common = dict(
+            tenant=tenant,
+            app_id=datasource["app_id"],
+            datasource_id=datasource["id"],
+            datatable_id=datatable_id,
+            target_type="datatable",
+            target=target,
+            actor=actor,
+        )
+        audit.record(conn, **common, operation="create_datatable", schema_after=schema)
+        if materialize:
+            audit.record(
+                conn,
+                **common,
+                operation="materialize",
+                schema_after=schema,
+                sql=sql,
+                duration_ms=elapsed(),
+            )
+
+    try:
+        await service.write(create)
+    except BaseException:
+        if materialize:  # keep catalog and storage in agreement
+            await provider.drop(spec.physical_name)
+        raise
+    return await service.datatable(tenant, app_slug, datasource_slug, name)
+
+
+async def materialize_datatable(
+    service: DataService, tenant: str, actor: str | None, app_slug: str, ds_slug: str, name: str
+) -> dict:
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+    if datatable["is_materialized"]:
+        raise Conflict(f'DataTable "{name}" is already materialized')
+    provider = service.provider_for(datatable)
+    spec = table_spec(datatable)
+    common = dict(
+        tenant=tenant,
+        app_id=datatable["app_id"],
+        datasource_id=datatable["datasource_id"],
+        datatable_id=datatable["id"],
+        target_type="datatable",
+        target=f"{app_slug}/{ds_slug}/{name}",
+        actor=actor,
+        operation="materialize",
+        schema_after=spec.schema,
+    )
+    with audit.stopwatch() as elapsed:
+        try:
+            sql = await provider.materialize(spec)
+        except ProviderError as error:
+            message, duration = str(error), elapsed()
+            await service.write(
+                lambda conn: audit.record(
+                    conn, **common, status="failed", error=message, duration_ms=duration
+                )
+            )
+            raise Conflict(message) from error
+
+    def record(conn) -> None:
+        store.update_row(conn, "datatables", datatable["id"], {"is_materialized": 1})
+        audit.record(conn, **common, sql=sql, duration_ms=elapsed())
+
+    try:
+        await service.write(record)
+    except BaseException:
+        await provider.drop(spec.physical_name)
+        raise
+    return await service.datatable(tenant, app_slug, ds_slug, name)
+
+
+async def update_datatable(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    app_slug: str,
+    ds_slug: str,
+    name: str,
+    body: dict[str, Any],
+) -> dict:
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+    problems = Problems()
+    if "json_schema" in body and body["json_schema"] != json.loads(datatable["json_schema"]):
+        problems.add(
+            '"json_schema" changes are schema migrations; they are not supported by this '
+            "endpoint yet"
+        )
+    changes: dict[str, Any] = {}
+    if "description" in body:
+        changes["description"] = text(body, "description", problems) or ""
+    new_name = name
+    if "name" in body:
+        new_name = text(body, "name", problems, required=True)
+        if new_name and new_name != name:
+            problems.add(datatable_name_problem(new_name))
+    problems.raise_if_any()
+    if new_name != name:
+        return await _rename_datatable(service, tenant, actor, datatable, new_name, changes)
+
+    def update(conn) -> None:
+        store.update_row(conn, "datatables", datatable["id"], changes)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datatable["app_id"],
+            datasource_id=datatable["datasource_id"],
+            datatable_id=datatable["id"],
+            operation="update_datatable",
+            target_type="datatable",
+            target=f"{app_slug}/{ds_slug}/{name}",
+            actor=actor,
+            details={"before": {k: datatable[k] for k in changes}, "after": changes},
+        )
+
+    await service.write(update)
+    return await service.datatable(tenant, app_slug, ds_slug, name)
+
+
+async def _rename_datatable(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    datatable: dict,
+    new_name: str,
+    changes: dict[str, Any],
+) -> dict:
+    app_slug, ds_slug, old_name = (
+        datatable["app_slug"],
+        datatable["datasource_slug"],
+        datatable["name"],
+    )
+    siblings = await service.read(
+        store.list_datatables,
+        datatable["app_id"],
+        datasource_id=datatable["datasource_id"],
+        include_inactive=True,
+    )
+    for sibling in siblings:
+        if sibling["id"] != datatable["id"] and sibling["name"].lower() == new_name.lower():
+            raise Conflict(f'Datasource "{ds_slug}" already has a datatable "{sibling["name"]}"')
+        references = [
+            (fk.get("reference") or {}).get("resource")
+            for fk in json.loads(sibling["json_schema"]).get("foreignKeys") or []
+        ]
+        if sibling["id"] != datatable["id"] and old_name in references:
+            raise Conflict(
+                f'DataTable "{old_name}" cannot be renamed: datatable "{sibling["name"]}" '
+                "has a foreign key to it"
+            )
+    new_physical = physical_table_name(app_slug, new_name)
+    provider = service.provider_for(datatable)
+    sql: list[str] = []
+    with audit.stopwatch() as elapsed:
+        if datatable["is_materialized"]:
+            try:
+                sql = await provider.rename(table_spec(datatable), new_physical)
+            except ProviderError as error:
+                raise Conflict(str(error)) from error
+    changes = {**changes, "name": new_name, "physical_table_name": new_physical}
+
+    def update(conn) -> None:
+        store.update_row(conn, "datatables", datatable["id"], changes)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datatable["app_id"],
+            datasource_id=datatable["datasource_id"],
+            datatable_id=datatable["id"],
+            operation="rename_datatable",
+            target_type="datatable",
+            target=f"{app_slug}/{ds_slug}/{new_name}",
+            actor=actor,
+            sql=sql,
+            duration_ms=elapsed(),
+            details={"before": {"name": old_name}, "after": {"name": new_name}},
+        )
+
+    try:
+        await service.write(update)
+    except BaseException:
+        if sql:
+            renamed = table_spec({**datatable, "physical_table_name": new_physical})
+            await provider.rename(renamed, datatable["physical_table_name"])
+        raise
+    return await service.datatable(tenant, app_slug, ds_slug, new_name)
+
+
+async def delete_datatable(
+    service: DataService, tenant: str, actor: str | None, app_slug: str, ds_slug: str, name: str
+) -> dict:
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+    await _set_active(service, tenant, actor, datatable, active=False)
+    return await service.datatable(tenant, app_slug, ds_slug, name, include_inactive=True)
+
+
+async def restore_datatable(
+    service: DataService, tenant: str, actor: str | None, app_slug: str, ds_slug: str, name: str
+) -> dict:
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name, include_inactive=True)
+    if datatable["is_active"]:
+        raise Conflict(f'DataTable "{name}" is not deleted; there is nothing to restore')
+    await service.datasource(tenant, app_slug, ds_slug)  # 404 if the datasource is deleted
+    await _set_active(service, tenant, actor, datatable, active=True)
+    return await service.datatable(tenant, app_slug, ds_slug, name)
+
+
+async def _set_active(
+    service: DataService, tenant: str, actor: str | None, datatable: dict, active: bool
+) -> None:
+    def update(conn) -> None:
+        store.set_datatable_active(conn, datatable["id"], active)
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datatable["app_id"],
+            datasource_id=datatable["datasource_id"],
+            datatable_id=datatable["id"],
+            operation="restore_datatable" if active else "delete_datatable",
+            target_type="datatable",
+            target=f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}",
+            actor=actor,
+        )
+
+    await service.write(update)
+
+
+async def schema_of(
+    service: DataService,
+    tenant: str,
+    app_slug: str,
+    ds_slug: str,
+    name: str,
+    version: int | None = None,
+) -> dict:
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+    if version is None:
+        return json.loads(datatable["json_schema"])
+    row = await service.read(store.get_schema_version, datatable["id"], version)
+    if row is None:
+        raise BadRequest(
+            f"version {version} does not exist; versions run from 1 to "
+            f"{datatable['schema_version']}"
+        )
+    return json.loads(row["json_schema"])

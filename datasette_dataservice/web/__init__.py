@@ -1,0 +1,1 @@
+"""HTTP: route table, request parsing, JSON/HTML responses, errors, pagination."""

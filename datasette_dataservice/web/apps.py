@@ -1,0 +1,81 @@
+"""Handlers for /-/apps and /-/apps/{app}: list, create, read, update, delete, restore."""
+
+from __future__ import annotations
+
+from ..permissions import CREATE_APP, MANAGE_APP, VIEW_APP
+from ..service import apps, listing, stats
+from . import requests, responses
+from .context import Call
+
+APP_KEYS = {"name", "slug", "description"}
+
+
+async def list_apps(call: Call):
+    page = await listing.apps(
+        call.service,
+        call.tenant,
+        include_inactive=await call.include_deleted(),
+        next=call.request.args.get("_next"),
+        size=requests.page_size(call.request),
+    )
+    visible = [app for app in page.items if await call.allowed(VIEW_APP, app["slug"])]
+    items = [call.serializer.app(app) for app in visible]
+    return responses.page(call.datasette, call.request, "apps", page, items)
+
+
+async def create_app(call: Call):
+    await call.require(CREATE_APP)
+    body = await call.body(APP_KEYS)
+    app = await apps.create_app(call.service, call.tenant, call.actor_id, body)
+    return responses.ok(call.serializer.app(app), status=201)
+
+
+async def read_app(call: Call):
+    slug = call.vars["app"]
+    await call.require(VIEW_APP, slug)
+    app = await call.service.app(
+        call.tenant, slug, include_inactive=await call.include_deleted(slug)
+    )
+    return responses.ok(call.serializer.app(app))
+
+
+async def update_app(call: Call):
+    slug = call.vars["app"]
+    await call.require(MANAGE_APP, slug)
+    body = await call.body({"name", "description"})
+    app = await apps.update_app(call.service, call.tenant, call.actor_id, slug, body)
+    return responses.ok(call.serializer.app(app))
+
+
+async def delete_app(call: Call):
+    slug = call.vars["app"]
+    await call.require(MANAGE_APP, slug)
+    app = await apps.delete_app(call.service, call.tenant, call.actor_id, slug)
+    return responses.ok(call.serializer.app(app))
+
+
+async def restore_app(call: Call):
+    slug = call.vars["app"]
+    await call.require(MANAGE_APP, slug)
+    app = await apps.restore_app(call.service, call.tenant, call.actor_id, slug)
+    return responses.ok(call.serializer.app(app))
+
+
+async def app_stats(call: Call):
+    slug = call.vars["app"]
+    await call.require(VIEW_APP, slug)
+    return responses.stats(await stats.app_stats(call.service, call.tenant, slug))
+
+
+async def app_operations(call: Call):
+    slug = call.vars["app"]
+    await call.require(VIEW_APP, slug)
+    page = await listing.operations(
+        call.service,
+        call.tenant,
+        slug,
+        next=call.request.args.get("_next"),
+        size=requests.page_size(call.request),
+    )
+    items = [call.serializer.operation(op) for op in page.items]
+    return responses.page(call.datasette, call.request, "operations", page, items)

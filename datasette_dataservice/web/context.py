@@ -1,0 +1,88 @@
+"""One request to the control plane: who asks, about what, and the answer's format."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from datasette.utils.asgi import Forbidden as DatasetteForbidden
+from datasette.utils.asgi import Response
+
+from .. import permissions
+from ..errors import DataServiceError, Forbidden, MethodNotAllowed
+from ..service.core import DataService, service_for
+from . import requests, responses
+from .serialize import Serializer
+
+
+@dataclass
+class Call:
+    datasette: Any
+    request: Any
+    service: DataService
+    tenant: str = ""
+
+    @property
+    def actor(self) -> dict | None:
+        return self.request.actor
+
+    @property
+    def actor_id(self) -> str | None:
+        return (self.actor or {}).get("id")
+
+    @property
+    def vars(self) -> dict[str, str]:
+        return self.request.url_vars
+
+    @property
+    def serializer(self) -> Serializer:
+        return Serializer(self.datasette, self.request)
+
+    async def body(self, allowed: set[str]) -> dict[str, Any]:
+        return await requests.json_body(self.request, allowed, self.service.config.max_body_bytes)
+
+    async def allowed(self, action: str, app_slug: str | None = None) -> bool:
+        resource = permissions.AppResource(app_slug) if app_slug is not None else None
+        return await self.datasette.allowed(action=action, resource=resource, actor=self.actor)
+
+    async def require(self, action: str, app_slug: str | None = None) -> None:
+        if not await self.allowed(action, app_slug):
+            what = f' on app "{app_slug}"' if app_slug else ""
+            status = 403 if self.actor else 401
+            message = f'Permission denied: "{action}"{what} is required'
+            if not self.actor:
+                message += "; send an API token as Authorization: Bearer dstok_..."
+            raise Forbidden(message, status=status)
+
+    async def include_deleted(self, app_slug: str | None = None) -> bool:
+        """``?include_deleted=1`` shows soft-deleted items, to actors who may manage them."""
+        if not requests.flag(self.request, "include_deleted"):
+            return False
+        action = permissions.MANAGE_APP if app_slug else permissions.CREATE_APP
+        await self.require(action, app_slug)
+        return True
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+def endpoint(**handlers: Handler):
+    """A Datasette view serving ``handlers`` by HTTP method, errors in Datasette's shape."""
+
+    async def view(datasette, request) -> Response:
+        handler = handlers.get(request.method.lower())
+        try:
+            if handler is None:
+                allowed = ", ".join(sorted(m.upper() for m in handlers))
+                raise MethodNotAllowed(
+                    f"Method {request.method} is not allowed here; use {allowed}",
+                    headers={"Allow": allowed},
+                )
+            return await handler(Call(datasette, request, service_for(datasette)))
+        except DataServiceError as e:
+            return responses.error(e)
+        except DatasetteForbidden as e:
+            return responses.error(Forbidden(f"Permission denied: {e}"))
+
+    return view

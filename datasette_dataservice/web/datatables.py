@@ -1,0 +1,144 @@
+"""Handlers for datatables: per datasource, across an app, their schemas and operations."""
+
+from __future__ import annotations
+
+from datasette.utils.asgi import Response
+
+from ..permissions import MANAGE_APP, VIEW_APP
+from ..service import datatables, listing, stats
+from . import requests, responses
+from .context import Call
+
+CREATE_KEYS = {"name", "description", "json_schema", "materialize"}
+UPDATE_KEYS = {"name", "description", "json_schema"}
+
+
+def _path(call: Call) -> tuple[str, str, str]:
+    return call.vars["app"], call.vars["ds"], call.vars["table"]
+
+
+def _serialize(call: Call, row: dict) -> dict:
+    return call.serializer.datatable(row, call.service.data_resource(row))
+
+
+async def _list(call: Call, datasource_slug: str | None, is_materialized: bool | None):
+    app_slug = call.vars["app"]
+    await call.require(VIEW_APP, app_slug)
+    page = await listing.datatables(
+        call.service,
+        call.tenant,
+        app_slug,
+        datasource_slug=datasource_slug,
+        is_materialized=is_materialized,
+        include_inactive=await call.include_deleted(app_slug),
+        next=call.request.args.get("_next"),
+        size=requests.page_size(call.request),
+    )
+    items = [_serialize(call, row) for row in page.items]
+    return responses.page(call.datasette, call.request, "datatables", page, items)
+
+
+async def list_datatables(call: Call):
+    return await _list(call, call.vars["ds"], requests.flag(call.request, "is_materialized"))
+
+
+async def list_app_datatables(call: Call):
+    """``GET /-/apps/{app}/datatables.json[?datasource=&is_materialized=]``"""
+    return await _list(
+        call,
+        call.request.args.get("datasource"),
+        requests.flag(call.request, "is_materialized"),
+    )
+
+
+async def create_datatable(call: Call):
+    app_slug, ds_slug = call.vars["app"], call.vars["ds"]
+    await call.require(MANAGE_APP, app_slug)
+    body = await call.body(CREATE_KEYS)
+    row = await datatables.create_datatable(
+        call.service, call.tenant, call.actor_id, app_slug, ds_slug, body
+    )
+    return responses.ok(_serialize(call, row), status=201)
+
+
+async def read_datatable(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    row = await call.service.datatable(
+        call.tenant, app_slug, ds_slug, name, include_inactive=await call.include_deleted(app_slug)
+    )
+    return responses.ok(_serialize(call, row))
+
+
+async def update_datatable(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(MANAGE_APP, app_slug)
+    body = await call.body(UPDATE_KEYS)
+    row = await datatables.update_datatable(
+        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name, body
+    )
+    return responses.ok(_serialize(call, row))
+
+
+async def delete_datatable(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(MANAGE_APP, app_slug)
+    row = await datatables.delete_datatable(
+        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name
+    )
+    return responses.ok(_serialize(call, row))
+
+
+async def restore_datatable(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(MANAGE_APP, app_slug)
+    row = await datatables.restore_datatable(
+        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name
+    )
+    return responses.ok(_serialize(call, row))
+
+
+async def materialize_datatable(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(MANAGE_APP, app_slug)
+    row = await datatables.materialize_datatable(
+        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name
+    )
+    return responses.ok(_serialize(call, row))
+
+
+async def read_schema(call: Call):
+    """The Table Schema alone, as a descriptor file would hold it."""
+    app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    schema = await datatables.schema_of(
+        call.service,
+        call.tenant,
+        app_slug,
+        ds_slug,
+        name,
+        version=requests.optional_int(call.request, "version"),
+    )
+    return Response.json(schema)
+
+
+async def datatable_operations(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    page = await listing.operations(
+        call.service,
+        call.tenant,
+        app_slug,
+        datasource_slug=ds_slug,
+        datatable_name=name,
+        next=call.request.args.get("_next"),
+        size=requests.page_size(call.request),
+    )
+    items = [call.serializer.operation(op) for op in page.items]
+    return responses.page(call.datasette, call.request, "operations", page, items)
+
+
+async def datatables_stats(call: Call):
+    app_slug = call.vars["app"]
+    await call.require(VIEW_APP, app_slug)
+    return responses.stats(await stats.datatables_stats(call.service, call.tenant, app_slug))

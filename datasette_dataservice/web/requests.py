@@ -1,0 +1,71 @@
+"""Reading requests: bounded JSON bodies with known keys, query-string flags, page sizes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import BadRequest, DataServiceError
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+async def json_body(request, allowed: set[str], max_bytes: int) -> dict[str, Any]:
+    """The request's JSON object; 413 past ``max_bytes``, 400 for bad JSON or unknown keys."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise DataServiceError(f"Request body is larger than {max_bytes} bytes", status=413)
+    raw = await request.post_body()
+    if len(raw) > max_bytes:
+        raise DataServiceError(f"Request body is larger than {max_bytes} bytes", status=413)
+    if not raw.strip():
+        raise BadRequest("Request body must be a JSON object")
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadRequest(f"Invalid JSON: {e}") from e
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(
+            [
+                f'Unknown key "{key}"; allowed keys are {", ".join(sorted(allowed))}'
+                for key in unknown
+            ]
+        )
+    return body
+
+
+def flag(request, name: str) -> bool | None:
+    """A true/false query-string parameter; None when absent."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise BadRequest(f'"{name}" must be true or false')
+
+
+def page_size(request) -> int:
+    value = request.args.get("_size")
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if value == "max":
+        return MAX_PAGE_SIZE
+    if not value.isdigit() or not 0 < int(value) <= MAX_PAGE_SIZE:
+        raise BadRequest(f'"_size" must be an integer from 1 to {MAX_PAGE_SIZE}, or "max"')
+    return int(value)
+
+
+def optional_int(request, name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise BadRequest(f'"{name}" must be a positive integer')
+    return int(value)

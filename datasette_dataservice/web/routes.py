@@ -1,0 +1,70 @@
+"""The control plane's route table: ``/-/apps/...`` and the seed's ``/api/apps/...``."""
+
+from __future__ import annotations
+
+from . import apps, datasources, datatables
+from .context import endpoint
+
+PREFIX = r"^/(?:-|api)/apps"
+APP = r"/(?P<app>[^/]+?)"
+DS = r"/datasources/(?P<ds>[^/]+?)"
+TABLE = r"/datatables/(?P<table>[^/]+?)"
+# Optional ".json" and optional trailing slash, so the seed's paths work verbatim.
+END = r"(?:\.json)?/?$"
+ACTION_END = r"/?$"
+
+
+def route_table() -> list[tuple[str, object]]:
+    table_base = PREFIX + APP + DS + TABLE
+    return [
+        (PREFIX + END, endpoint(get=apps.list_apps, post=apps.create_app)),
+        (PREFIX + APP + "/stats" + END, endpoint(get=apps.app_stats)),
+        (PREFIX + APP + "/operations" + END, endpoint(get=apps.app_operations)),
+        (PREFIX + APP + "/restore" + ACTION_END, endpoint(post=apps.restore_app)),
+        (PREFIX + APP + "/datatables/stats" + END, endpoint(get=datatables.datatables_stats)),
+        (PREFIX + APP + "/datatables" + END, endpoint(get=datatables.list_app_datatables)),
+        (
+            PREFIX + APP + "/datasources" + END,
+            endpoint(get=datasources.list_datasources, post=datasources.create_datasource),
+        ),
+        (PREFIX + APP + DS + "/stats" + END, endpoint(get=datasources.datasource_stats)),
+        (
+            PREFIX + APP + DS + "/restore" + ACTION_END,
+            endpoint(post=datasources.restore_datasource),
+        ),
+        (
+            PREFIX + APP + DS + "/datatables" + END,
+            endpoint(get=datatables.list_datatables, post=datatables.create_datatable),
+        ),
+        (table_base + "/schema" + END, endpoint(get=datatables.read_schema)),
+        (table_base + "/operations" + END, endpoint(get=datatables.datatable_operations)),
+        (table_base + "/restore" + ACTION_END, endpoint(post=datatables.restore_datatable)),
+        (table_base + "/materialize" + ACTION_END, endpoint(post=datatables.materialize_datatable)),
+        (
+            table_base + END,
+            endpoint(
+                get=datatables.read_datatable,
+                put=datatables.update_datatable,
+                patch=datatables.update_datatable,
+                delete=datatables.delete_datatable,
+            ),
+        ),
+        (
+            PREFIX + APP + DS + END,
+            endpoint(
+                get=datasources.read_datasource,
+                patch=datasources.update_datasource,
+                put=datasources.update_datasource,
+                delete=datasources.delete_datasource,
+            ),
+        ),
+        (
+            PREFIX + APP + END,
+            endpoint(
+                get=apps.read_app,
+                patch=apps.update_app,
+                put=apps.update_app,
+                delete=apps.delete_app,
+            ),
+        ),
+    ]
