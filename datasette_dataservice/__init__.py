@@ -1,3 +1,17 @@
-"""datasette-dataservice: a schema-first data service for Datasette."""
+"""datasette-dataservice: a schema-first data service for Datasette.
+
+The ``datasette`` entry point names this package (Datasette finds a plugin's ``templates/`` and
+``static/`` beside the module it registers), so the hooks of ``plugin.py`` are exported here.
+"""
+
+from .plugin import (  # noqa: F401
+    menu_links,
+    permission_resources_sql,
+    register_actions,
+    register_commands,
+    register_dataservice_providers,
+    register_routes,
+    startup,
+)
 
 __version__ = "0.1.0"

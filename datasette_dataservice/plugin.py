@@ -6,6 +6,7 @@ from datasette import hookimpl
 from datasette.plugins import pm
 
 from . import hookspecs, permissions
+from .cli import dataservice as dataservice_cli
 from .config import PLUGIN_NAME, DataServiceConfig
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService
@@ -41,6 +42,11 @@ def permission_resources_sql(datasette, actor, action):
 @hookimpl
 def register_routes(datasette):
     return route_table()
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(dataservice_cli)
 
 
 @hookimpl

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from datasette.utils.asgi import Forbidden as DatasetteForbidden
+from datasette.utils.asgi import NotFound as DatasetteNotFound
 from datasette.utils.asgi import Response
 
 from .. import permissions
@@ -67,10 +68,24 @@ class Call:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
-def endpoint(**handlers: Handler):
-    """A Datasette view serving ``handlers`` by HTTP method, errors in Datasette's shape."""
+def wants_html(request) -> bool:
+    """Datasette's convention: ``/-/...`` without ``.json`` is a page (``/api/`` is JSON)."""
+    return (
+        request.method == "GET"
+        and request.path.startswith("/-/")
+        and not (request.path.rstrip("/").endswith(".json"))
+    )
+
+
+def endpoint(html: Handler | None = None, **handlers: Handler):
+    """A Datasette view serving ``handlers`` by HTTP method, errors in Datasette's shape.
+
+    ``html`` renders the page for browsers; its errors use Datasette's HTML error page.
+    """
 
     async def view(datasette, request) -> Response:
+        if html is not None and wants_html(request):
+            return await _page(html, datasette, request)
         handler = handlers.get(request.method.lower())
         try:
             if handler is None:
@@ -86,3 +101,12 @@ def endpoint(**handlers: Handler):
             return responses.error(Forbidden(f"Permission denied: {e}"))
 
     return view
+
+
+async def _page(html: Handler, datasette, request) -> Response:
+    try:
+        return await html(Call(datasette, request, service_for(datasette)))
+    except DataServiceError as e:
+        if e.status == 404:
+            raise DatasetteNotFound(e.errors[0]) from e
+        raise DatasetteForbidden(e.errors[0]) from e

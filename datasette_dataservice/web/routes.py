@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import apps, datasources, datatables
+from . import apps, datasources, datatables, pages
 from .context import endpoint
 
 PREFIX = r"^/(?:-|api)/apps"
@@ -17,7 +17,7 @@ ACTION_END = r"/?$"
 def route_table() -> list[tuple[str, object]]:
     table_base = PREFIX + APP + DS + TABLE
     return [
-        (PREFIX + END, endpoint(get=apps.list_apps, post=apps.create_app)),
+        (PREFIX + END, endpoint(pages.apps_page, get=apps.list_apps, post=apps.create_app)),
         (PREFIX + APP + "/stats" + END, endpoint(get=apps.app_stats)),
         (PREFIX + APP + "/operations" + END, endpoint(get=apps.app_operations)),
         (PREFIX + APP + "/restore" + ACTION_END, endpoint(post=apps.restore_app)),
@@ -43,6 +43,7 @@ def route_table() -> list[tuple[str, object]]:
         (
             table_base + END,
             endpoint(
+                pages.datatable_page,
                 get=datatables.read_datatable,
                 put=datatables.update_datatable,
                 patch=datatables.update_datatable,
@@ -61,6 +62,7 @@ def route_table() -> list[tuple[str, object]]:
         (
             PREFIX + APP + END,
             endpoint(
+                pages.app_page,
                 get=apps.read_app,
                 patch=apps.update_app,
                 put=apps.update_app,
