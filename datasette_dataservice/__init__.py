@@ -7,6 +7,7 @@ The ``datasette`` entry point names this package (Datasette finds a plugin's ``t
 from .plugin import (  # noqa: F401
     menu_links,
     permission_resources_sql,
+    prepare_connection,
     register_actions,
     register_commands,
     register_dataservice_providers,

@@ -9,7 +9,7 @@ from . import hookspecs, permissions
 from .cli import dataservice as dataservice_cli
 from .config import PLUGIN_NAME, DataServiceConfig
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
-from .service.core import DataService
+from .service.core import DataService, is_managed_database
 from .web.routes import route_table
 
 pm.add_hookspecs(hookspecs)
@@ -22,6 +22,12 @@ def startup(datasette):
         await DataService(datasette, config).start()
 
     return start_data_service
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    if is_managed_database(datasette, database):
+        conn.execute("PRAGMA foreign_keys = ON")  # Table Schema foreignKeys are enforced
 
 
 @hookimpl

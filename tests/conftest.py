@@ -108,4 +108,6 @@ async def insert_row(ds, headers, datatable: dict, row: dict):
     """Insert one row through Datasette's own write API at the datatable's ``insert_url``."""
     if datatable["provider_type"] == "jsonb":
         row = {"data": row}
-    return await ds.client.post(path_of(datatable["insert_url"]), json={"row": row}, headers=headers)
+    return await ds.client.post(
+        path_of(datatable["insert_url"]), json={"row": row}, headers=headers
+    )

@@ -7,7 +7,6 @@ through sqlite-utils ``transform``, which keeps these constraints.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..schema.names import quote_identifier as q
@@ -45,7 +44,7 @@ def literal(value: Any) -> str:
 
 
 def field_type(field: dict[str, Any]) -> str:
-    return field.get("type") or "any"
+    return field.get("type") or "string"  # frictionless reads a field without a type as string
 
 
 def column_checks(field: dict[str, Any]) -> list[str]:
@@ -123,17 +122,21 @@ def jsonb_view_name(physical_name: str) -> str:
     return f"{physical_name}_view"
 
 
-def json_path(name: str) -> str:
-    """A JSON path literal for a top-level key; the key is JSON-quoted so any name is safe."""
-    return literal("$." + json.dumps(name, ensure_ascii=False))
+def json_field(name: str) -> str:
+    """An expression reading the top-level key ``name`` of the ``data`` column.
+
+    SQLite's JSON paths cannot escape a double quote inside a quoted key, so such (rare)
+    names are read through json_each instead of a path.
+    """
+    if '"' in name:
+        return f"(SELECT value FROM json_each(data) WHERE key = {literal(name)})"
+    path = '$."' + name + '"'
+    return f"json_extract(data, {literal(path)})"
 
 
 def jsonb_sql(spec: TableSpec) -> list[str]:
     table = q(spec.physical_name)
-    columns = ", ".join(
-        f"json_extract(data, {json_path(f['name'])}) AS {q(f['name'])}"
-        for f in spec.schema["fields"]
-    )
+    columns = ", ".join(f"{json_field(f['name'])} AS {q(f['name'])}" for f in spec.schema["fields"])
     return [
         f"CREATE TABLE {table} (\n  id INTEGER PRIMARY KEY,\n  data TEXT NOT NULL"
         " CHECK (json_valid(data) AND json_type(data) = 'object')\n) STRICT",

@@ -26,6 +26,11 @@ def service_for(datasette) -> DataService:
     return _services[datasette]
 
 
+def is_managed_database(datasette, name: str) -> bool:
+    service = _services.get(datasette)
+    return service is not None and name in service.managed_databases
+
+
 class DataService:
     """Everything a use case needs: the catalog database, data directory and providers."""
 
@@ -33,6 +38,7 @@ class DataService:
         self.datasette = datasette
         self.config = config
         self.catalog: Database | None = None
+        self.managed_databases: set[str] = set()
         _services[datasette] = self
 
     async def start(self) -> None:
@@ -69,6 +75,7 @@ class DataService:
         """The Datasette database of a datasource, attaching its SQLite file if needed."""
         if engine != "sqlite":
             raise NotImplementedProvider(f'engine "{engine}" is not available on this instance')
+        self.managed_databases.add(database_name)
         if database_name in self.datasette.databases:
             return self.datasette.get_database(database_name)
         path = self.config.data_dir / f"{database_name}.db"
