@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
-from datasette.app import Datasette
+from datasette_test import Datasette
 
 USERS_SCHEMA = {
     "fields": [
@@ -24,9 +24,10 @@ USERS_SCHEMA = {
 }
 
 
-def make_datasette(data_dir, **plugin_config) -> Datasette:
+def make_datasette(data_dir, permissions=None, **plugin_config) -> Datasette:
     datasette = Datasette(
-        config={"plugins": {"datasette-dataservice": {"data_dir": str(data_dir), **plugin_config}}}
+        plugin_config={"datasette-dataservice": {"data_dir": str(data_dir), **plugin_config}},
+        permissions=permissions,
     )
     datasette.root_enabled = True
     return datasette

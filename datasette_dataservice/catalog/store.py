@@ -256,6 +256,24 @@ def get_datatable(
     )
 
 
+def _datatable_filters(
+    app_id: int,
+    datasource_id: int | None,
+    is_materialized: bool | None,
+    include_inactive: bool,
+) -> tuple[str, dict[str, Any]]:
+    where, params = ["a.id = :app_id"], {"app_id": app_id}
+    if not include_inactive:
+        where.append("t.is_active = 1 AND d.is_active = 1")
+    if datasource_id is not None:
+        where.append("t.datasource_id = :datasource_id")
+        params["datasource_id"] = datasource_id
+    if is_materialized is not None:
+        where.append("t.is_materialized = :is_materialized")
+        params["is_materialized"] = int(is_materialized)
+    return " AND ".join(where), params
+
+
 def list_datatables(
     conn,
     app_id: int,
@@ -266,17 +284,25 @@ def list_datatables(
     after_id: int = 0,
     limit: int = -1,
 ) -> list[Row]:
-    where, params = ["a.id = :app_id", "t.id > :after_id"], {"app_id": app_id, "after_id": after_id}
-    if not include_inactive:
-        where.append("t.is_active = 1 AND d.is_active = 1")
-    if datasource_id is not None:
-        where.append("t.datasource_id = :datasource_id")
-        params["datasource_id"] = datasource_id
-    if is_materialized is not None:
-        where.append("t.is_materialized = :is_materialized")
-        params["is_materialized"] = int(is_materialized)
-    sql = DATATABLE_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY t.id LIMIT :limit"
-    return _rows(conn, sql, {**params, "limit": limit})
+    where, params = _datatable_filters(app_id, datasource_id, is_materialized, include_inactive)
+    sql = DATATABLE_SELECT + f" WHERE {where} AND t.id > :after_id ORDER BY t.id LIMIT :limit"
+    return _rows(conn, sql, {**params, "after_id": after_id, "limit": limit})
+
+
+def count_datatables(
+    conn,
+    app_id: int,
+    *,
+    datasource_id: int | None = None,
+    is_materialized: bool | None = None,
+    include_inactive: bool,
+) -> int:
+    where, params = _datatable_filters(app_id, datasource_id, is_materialized, include_inactive)
+    sql = (
+        "SELECT count(*) FROM datatables t JOIN datasources d ON d.id = t.datasource_id"
+        f" JOIN apps a ON a.id = d.app_id WHERE {where}"
+    )
+    return conn.execute(sql, params).fetchone()[0]
 
 
 def insert_datatable(conn, datasource_id: int, values: dict[str, Any]) -> int:

@@ -109,7 +109,25 @@ async def create_datatable(
             try:
                 sql = await provider.materialize(spec)
             except ProviderError as error:
-                raise Conflict(str(error)) from error
+                message, duration = str(error), elapsed()
+                await service.write(
+                    lambda conn: audit.record(
+                        conn,
+                        tenant=tenant,
+                        app_id=datasource["app_id"],
+                        datasource_id=datasource["id"],
+                        operation="materialize",
+                        target_type="datatable",
+                        target=target,
+                        actor=actor,
+                        status="failed",
+                        schema_after=schema,
+                        sql=provider.create_sql(spec),
+                        error=message,
+                        duration_ms=duration,
+                    )
+                )
+                raise Conflict(message) from error
             row["is_materialized"] = 1
 
     def create(conn) -> None:

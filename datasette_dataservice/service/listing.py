@@ -54,7 +54,7 @@ async def datasources(
     next: str | None,
     size: int,
 ) -> Page:
-    app = await service.app(tenant, app_slug)
+    app = await service.app(tenant, app_slug, include_inactive=include_inactive)
     rows = await service.read(
         store.list_datasources,
         app["id"],
@@ -79,7 +79,7 @@ async def datatables(
     next: str | None,
     size: int,
 ) -> Page:
-    app = await service.app(tenant, app_slug)
+    app = await service.app(tenant, app_slug, include_inactive=include_inactive)
     datasource_id = None
     if datasource_slug is not None:
         datasource = await service.datasource(
@@ -94,7 +94,7 @@ async def datatables(
     rows = await service.read(
         store.list_datatables, app["id"], **filters, after_id=after_id(next), limit=size + 1
     )
-    count = len(await service.read(store.list_datatables, app["id"], **filters))
+    count = await service.read(store.count_datatables, app["id"], **filters)
     return _page(rows, size, count)
 
 

@@ -29,7 +29,11 @@ def page(datasette, request, key: str, page: Page, items: list[dict[str, Any]]) 
     """A list in Datasette's keyset style, with ``next`` and the absolute ``next_url``."""
     next_url = None
     if page.next is not None:
-        args = [(k, v) for k, v in request.args.items() if k != "_next"] + [("_next", page.next)]
+        args = [
+            (k, v)
+            for k, v in urllib.parse.parse_qsl(request.query_string, keep_blank_values=True)
+            if k != "_next"
+        ] + [("_next", page.next)]
         path = request.path + "?" + urllib.parse.urlencode(args)
         next_url = datasette.absolute_url(request, path)
     return ok({"count": page.count, key: items, "next": page.next, "next_url": next_url})

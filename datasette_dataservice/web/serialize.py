@@ -77,14 +77,15 @@ class Serializer:
             **_times(row),
             "url": self.url(path + ".json"),
             "datatables_url": self.url(path + "/datatables.json"),
-            "database_url": self.url(self.datasette.urls.database(database, format="json")),
+            "database_url": self._data_url(
+                database, lambda urls: urls.database(database, format="json")
+            ),
         }
 
     def datatable(self, row: dict, data_resource: str) -> dict[str, Any]:
         path = datatable_path(row["app_slug"], row["datasource_slug"], row["name"])
         database = row["database_name"]
         sql = f'select * from "{data_resource}" limit 101'
-        urls = self.datasette.urls
         return {
             "id": row["id"],
             "app": row["app_slug"],
@@ -105,13 +106,27 @@ class Serializer:
             "url": self.url(path + ".json"),
             "schema_url": self.url(path + "/schema.json"),
             "operations_url": self.url(path + "/operations.json"),
-            "table_url": self.url(urls.table(database, data_resource)),
-            "json_url": self.url(urls.table(database, data_resource, format="json")),
-            "query_url": self.url(
-                urls.database(database) + "/-/query.json?" + urllib.parse.urlencode({"sql": sql})
+            "table_url": self._data_url(database, lambda u: u.table(database, data_resource)),
+            "json_url": self._data_url(
+                database, lambda u: u.table(database, data_resource, format="json")
             ),
-            "insert_url": self.url(urls.table(database, row["physical_table_name"]) + "/-/insert"),
+            "query_url": self._data_url(
+                database,
+                lambda u: (
+                    u.database(database) + "/-/query.json?" + urllib.parse.urlencode({"sql": sql})
+                ),
+            ),
+            "insert_url": self._data_url(
+                database, lambda u: u.table(database, row["physical_table_name"]) + "/-/insert"
+            ),
         }
+
+    def _data_url(self, database: str, build) -> str | None:
+        """A URL of Datasette's data plane; None while the database is not served
+        (its datasource or app is soft-deleted)."""
+        if database not in self.datasette.databases:
+            return None
+        return self.url(build(self.datasette.urls))
 
     @staticmethod
     def operation(row: dict) -> dict[str, Any]:
