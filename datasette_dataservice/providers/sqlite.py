@@ -50,7 +50,10 @@ class SQLiteProvider(Provider):
             for statement in statements:
                 conn.execute(statement)
 
-        await self.database.execute_write_fn(run)
+        try:
+            await self.database.execute_write_fn(run)
+        except sqlite3.Error as error:  # e.g. more columns than SQLite allows
+            raise ProviderError(f"SQLite refused the change: {error}") from error
         return statements
 
     async def count_rows(self, physical_name: str) -> int | None:

@@ -104,6 +104,11 @@ class DataService:
         if cls is not None:
             return cls
         available = sorted({t for t, e in classes if e == engine})
+        if not available:
+            raise NotImplementedProvider(
+                f'engine "{engine}" is not available on this instance: no provider is '
+                'registered for it; use "sqlite"'
+            )
         if provider_type in KNOWN_PROVIDER_TYPES or any(t == provider_type for t, _ in classes):
             raise NotImplementedProvider(
                 f'provider_type "{provider_type}" is not available on engine "{engine}": '

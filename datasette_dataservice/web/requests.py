@@ -22,8 +22,8 @@ async def json_body(request, allowed: set[str], max_bytes: int) -> dict[str, Any
     if not raw.strip():
         raise BadRequest("Request body must be a JSON object")
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"Invalid JSON: {e}") from e
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
@@ -69,3 +69,7 @@ def optional_int(request, name: str) -> int | None:
     if not value.isdigit():
         raise BadRequest(f'"{name}" must be a positive integer')
     return int(value)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
