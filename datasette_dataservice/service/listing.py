@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ def _page(rows: list[dict], size: int, count: int) -> Page:
 def after_id(token: str | None) -> int:
     if not token:
         return 0
-    if not token.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", token):
         raise BadRequest('"_next" must be the token returned as "next" by the previous page')
     return int(token)
 

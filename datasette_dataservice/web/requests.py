@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..errors import BadRequest, DataServiceError
 
+DIGITS = re.compile(r"[0-9]{1,18}")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
 async def json_body(request, allowed: set[str], max_bytes: int) -> dict[str, Any]:
     """The request's JSON object; 413 past ``max_bytes``, 400 for bad JSON or unknown keys."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes:
+    length = request.headers.get("content-length") or ""
+    if DIGITS.fullmatch(length) and int(length) > max_bytes:
         raise DataServiceError(f"Request body is larger than {max_bytes} bytes", status=413)
     raw = await request.post_body()
     if len(raw) > max_bytes:
@@ -57,7 +59,7 @@ def page_size(request) -> int:
         return DEFAULT_PAGE_SIZE
     if value == "max":
         return MAX_PAGE_SIZE
-    if not value.isdigit() or not 0 < int(value) <= MAX_PAGE_SIZE:
+    if not DIGITS.fullmatch(value) or not 0 < int(value) <= MAX_PAGE_SIZE:
         raise BadRequest(f'"_size" must be an integer from 1 to {MAX_PAGE_SIZE}, or "max"')
     return int(value)
 
@@ -66,7 +68,12 @@ def optional_int(request, name: str) -> int | None:
     value = request.args.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    return positive_int(value, name)
+
+
+def positive_int(value: str, name: str) -> int:
+    """An ASCII-digit integer that fits SQLite's INTEGER; 400 otherwise."""
+    if not DIGITS.fullmatch(value):
         raise BadRequest(f'"{name}" must be a positive integer')
     return int(value)
 
