@@ -7,9 +7,12 @@ the app slug where core would name a database).
 
 from __future__ import annotations
 
+import json
+
 from datasette.permissions import Action, PermissionSQL, Resource
 
 from .config import CATALOG_DATABASE
+from .service.core import service_for
 
 VIEW_APP = "dataservice-view-app"
 CREATE_APP = "dataservice-create-app"
@@ -62,17 +65,62 @@ ACTIONS = (
     ),
 )
 
-CATALOG_ACTIONS = {"view-database", "view-table", "execute-sql", "view-database-download"}
+CATALOG_READ_ACTIONS = {"view-database", "view-table", "execute-sql", "view-database-download"}
+# Core endpoints that change a table's schema behind the catalog's back.
+SCHEMA_ACTIONS = {"alter-table", "set-column-type", "drop-table", "drop-view"}
+CATALOG_WRITE_ACTIONS = SCHEMA_ACTIONS | {
+    "insert-row",
+    "update-row",
+    "delete-row",
+    "create-table",
+    "create-view",
+    "execute-write-sql",
+}
 
 
-def permission_rules(datasette, actor: dict | None, action: str) -> PermissionSQL | None:
-    """Reading apps is allowed like reading tables; the catalog is for root alone."""
+def permission_rules(datasette, actor: dict | None, action: str):
+    """The rules the data service adds to Datasette's permissions.
+
+    - apps are readable like tables (unless Datasette runs with --default-deny);
+    - the catalog database is readable by root alone and writable by nobody through core;
+    - core's schema-changing endpoints are refused on managed tables, so the catalog and
+      the physical tables cannot disagree.
+    """
     if action == VIEW_APP and not datasette.default_deny:
         return PermissionSQL.allow(reason="data service apps are readable like tables")
-    if action in CATALOG_ACTIONS and not (actor and actor.get("id") == "root"):
-        return PermissionSQL(
-            sql="SELECT :dataservice_catalog AS parent, NULL AS child, 0 AS allow,"
-            " 'the data service catalog is visible to root only' AS reason",
-            params={"dataservice_catalog": CATALOG_DATABASE},
-        )
-    return None
+    rules = []
+    if action in CATALOG_READ_ACTIONS and not (actor and actor.get("id") == "root"):
+        rules.append(_deny_database("the data service catalog is visible to root only"))
+    if action in CATALOG_WRITE_ACTIONS:
+        rules.append(_deny_database("the data service catalog changes through /-/apps only"))
+    if action in SCHEMA_ACTIONS:
+        return _with_managed_tables(datasette, rules)
+    return rules or None
+
+
+def _deny_database(reason: str) -> PermissionSQL:
+    return PermissionSQL(
+        sql="SELECT :dataservice_catalog AS parent, NULL AS child, 0 AS allow,"
+        f" '{reason}' AS reason",
+        params={"dataservice_catalog": CATALOG_DATABASE},
+    )
+
+
+def _with_managed_tables(datasette, rules: list[PermissionSQL]):
+    async def rules_with_managed_tables() -> list[PermissionSQL]:
+        managed = await service_for(datasette).managed_tables()
+        if not managed:
+            return rules
+        return [
+            *rules,
+            PermissionSQL(
+                # One JSON parameter, however many tables: [[database, table], ...]
+                sql="SELECT json_extract(value, '$[0]') AS parent,"
+                " json_extract(value, '$[1]') AS child, 0 AS allow,"
+                " 'managed by the data service: change its schema through /-/apps' AS reason"
+                " FROM json_each(:dataservice_managed_tables)",
+                params={"dataservice_managed_tables": json.dumps(managed)},
+            ),
+        ]
+
+    return rules_with_managed_tables

@@ -305,6 +305,10 @@ def count_datatables(
     return conn.execute(sql, params).fetchone()[0]
 
 
+def all_materialized_datatables(conn) -> list[Row]:
+    return _rows(conn, DATATABLE_SELECT + " WHERE t.is_materialized = 1 ORDER BY t.id")
+
+
 def insert_datatable(conn, datasource_id: int, values: dict[str, Any]) -> int:
     now = utc_now()
     row = {**values, "datasource_id": datasource_id, "created_at": now, "updated_at": now}

@@ -124,6 +124,15 @@ class DataService:
         cls = self.provider_class(datatable["provider_type"], datatable["engine"])
         return cls.data_resource(datatable["physical_table_name"])
 
+    async def managed_tables(self) -> list[tuple[str, str]]:
+        """(database, table or view) of every materialized datatable, deleted ones included."""
+        pairs = []
+        for datatable in await self.read(store.all_materialized_datatables):
+            physical = datatable["physical_table_name"]
+            for name in {physical, self.data_resource(datatable)}:
+                pairs.append((datatable["database_name"], name))
+        return pairs
+
     def provider_for(self, datatable_or_datasource: dict[str, Any]) -> Provider:
         row = datatable_or_datasource
         cls = self.provider_class(row["provider_type"], row["engine"])

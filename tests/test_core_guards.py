@@ -1,0 +1,56 @@
+"""Datasette's own schema-changing endpoints cannot desynchronise catalog and tables."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import create_app, create_datasource, create_datatable
+
+SCHEMA = {"fields": [{"name": "x", "type": "integer"}]}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("provider_type", ["flat_table", "jsonb"])
+async def test_core_drop_and_alter_are_refused_on_managed_tables(ds, root, provider_type):
+    await create_app(ds, root, name="a")
+    source = await create_datasource(ds, root, "a", slug="d", provider_type=provider_type)
+    datatable = await create_datatable(ds, root, "a", "d", "t", SCHEMA)
+    database, table = source["database"], datatable["physical_table_name"]
+    alter = {"operations": [{"op": "add_column", "name": "y", "type": "text"}]}
+    for path, body in [
+        (f"/{database}/{table}/-/drop", {"confirm": True}),
+        (f"/{database}/{table}/-/alter", alter),
+    ]:
+        response = await ds.client.post(path, json=body, headers=root)
+        assert response.status_code == 403, (path, response.text)
+    assert await ds.get_database(database).table_exists(table)
+    response = await ds.client.get(f"/{database}/{table}.json?_extra=columns", headers=root)
+    assert "y" not in response.json()["columns"]
+
+
+@pytest.mark.asyncio
+async def test_unmanaged_tables_beside_managed_ones_keep_core_behaviour(ds, root):
+    await create_app(ds, root, name="a")
+    source = await create_datasource(ds, root, "a", slug="d")
+    await create_datatable(ds, root, "a", "d", "t", SCHEMA)
+    database = source["database"]
+    create = {"table": "scratch", "columns": [{"name": "id", "type": "integer"}]}
+    assert (
+        await ds.client.post(f"/{database}/-/create", json=create, headers=root)
+    ).status_code == 201
+    drop = await ds.client.post(f"/{database}/scratch/-/drop", json={"confirm": True}, headers=root)
+    assert drop.status_code == 200
+    assert not await ds.get_database(database).table_exists("scratch")
+
+
+@pytest.mark.asyncio
+async def test_catalog_cannot_be_written_through_core_even_by_root(ds, root):
+    await create_app(ds, root, name="a")
+    for path, body in [
+        ("/_dataservice/apps/-/insert", {"row": {"name": "x", "slug": "x"}}),
+        ("/_dataservice/apps/1/-/delete", {}),
+        ("/_dataservice/apps/-/drop", {"confirm": True}),
+    ]:
+        response = await ds.client.post(path, json=body, headers=root)
+        assert response.status_code == 403, (path, response.text)
+    apps = (await ds.client.get("/-/apps.json", headers=root)).json()
+    assert [a["slug"] for a in apps["apps"]] == ["a"]
