@@ -342,3 +342,33 @@ async def test_menu_links_to_apps_for_those_who_may_create_them(ds, root):
     assert json.loads((await ds.client.get("/-/actor.json", cookies=cookie(ds, "bob"))).text)[
         "actor"
     ] == {"id": "bob"}
+
+
+@pytest.mark.asyncio
+async def test_token_restricted_to_one_app_manages_only_that_app(tmp_path):
+    from conftest import make_datasette
+    from datasette.tokens import TokenRestrictions
+
+    datasette = make_datasette(
+        tmp_path / "data",
+        permissions={"dataservice-manage-app": {"id": ["alice", "root"]}},
+    )
+    await datasette.invoke_startup()
+    root_headers = {"Authorization": f"Bearer {await datasette.create_token('root')}"}
+    for name in ("crm", "hr"):
+        response = await datasette.client.post(
+            "/-/apps", json={"name": name}, headers=root_headers
+        )
+        assert response.status_code == 201
+    token = await datasette.create_token(
+        "alice",
+        restrictions=TokenRestrictions().allow_database("crm", "dataservice-manage-app"),
+    )
+    alice = {"Authorization": f"Bearer {token}"}
+    body = {"name": "Main", "provider_type": "flat_table"}
+    allowed = await datasette.client.post("/-/apps/crm/datasources", json=body, headers=alice)
+    assert allowed.status_code == 201, allowed.json()
+    refused = await datasette.client.post("/-/apps/hr/datasources", json=body, headers=alice)
+    assert refused.status_code == 403
+    assert "dataservice-manage-app" in refused.json()["error"]
+    datasette.close()
