@@ -356,9 +356,7 @@ async def test_token_restricted_to_one_app_manages_only_that_app(tmp_path):
     await datasette.invoke_startup()
     root_headers = {"Authorization": f"Bearer {await datasette.create_token('root')}"}
     for name in ("crm", "hr"):
-        response = await datasette.client.post(
-            "/-/apps", json={"name": name}, headers=root_headers
-        )
+        response = await datasette.client.post("/-/apps", json={"name": name}, headers=root_headers)
         assert response.status_code == 201
     token = await datasette.create_token(
         "alice",

@@ -97,6 +97,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         BEGIN SELECT RAISE(ABORT, 'schema_operations is append-only'); END;
         """,
     ),
+    (
+        2,
+        "schema evolution: field aliases of jsonb documents, renames per version",
+        """
+        ALTER TABLE datatables ADD COLUMN field_aliases TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE schema_versions ADD COLUMN renames TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 ]
 
 

@@ -17,6 +17,26 @@ class TableSpec:
     # Maps a datatable name in the same datasource (a foreign key's reference.resource) to its
     # physical table name; "" means the table itself.
     resolve_reference: Callable[[str], str] = field(default=lambda name: name)
+    # jsonb keeps documents as written: each field's earlier names, newest first, so renamed
+    # fields still read their old documents' values.
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return self.schema["fields"]
+
+
+@dataclass
+class MigrationPlan:
+    """How a provider will carry out a schema change, before anything runs."""
+
+    operations: list[Any]  # schema.diff.Operation, each with its effect set
+    sql: list[str]
+    rebuild: bool = False
+    # New field name -> old column (or document key) for every field that keeps its data.
+    sources: dict[str, str] = field(default_factory=dict)
+    # Fields whose stored values are re-cast to a new type while the rows are copied.
+    recast: list[str] = field(default_factory=list)
 
 
 class ProviderError(Exception):
@@ -57,6 +77,29 @@ class Provider(ABC):
     @abstractmethod
     async def rename(self, spec: TableSpec, new_physical_name: str) -> list[str]:
         """Rename the materialized ``spec`` to ``new_physical_name``, keeping its rows."""
+
+    @abstractmethod
+    def plan_migration(self, old: TableSpec, new: TableSpec, operations: list) -> MigrationPlan:
+        """Decide each operation's effect and the SQL that carries the change out."""
+
+    @abstractmethod
+    async def read_records(
+        self, spec: TableSpec, fields: list[str]
+    ) -> list[tuple[Any, dict[str, Any]]]:
+        """Every stored row as (row key, {field: JSON-native value}) for ``fields``."""
+
+    @abstractmethod
+    async def migrate(
+        self,
+        old: TableSpec,
+        new: TableSpec,
+        plan: MigrationPlan,
+        cast: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    ) -> int:
+        """Run ``plan`` in one transaction; ``cast`` re-casts batches of copied records.
+
+        Returns the number of rows rewritten (0 for metadata and in-place changes).
+        """
 
     @abstractmethod
     async def count_rows(self, physical_name: str) -> int | None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 from datasette.database import Database
 
 from ..schema.names import quote_identifier as q
-from .base import Provider, ProviderError, TableSpec
-from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name
+from .base import MigrationPlan, Provider, ProviderError, TableSpec
+from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, key_list
+from .sqlite_migrate import plan_flat_table, plan_jsonb, run_in_place, run_rebuild
+from .sqlite_values import to_native
 
 
 class SQLiteProvider(Provider):
@@ -56,6 +61,30 @@ class SQLiteProvider(Provider):
             raise ProviderError(f"SQLite refused the change: {error}") from error
         return statements
 
+    async def migrate(
+        self,
+        old: TableSpec,
+        new: TableSpec,
+        plan: MigrationPlan,
+        cast: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    ) -> int:
+        if plan.rebuild:
+
+            def rebuild(conn: sqlite3.Connection) -> int:
+                return run_rebuild(conn, old, new, plan, cast)
+
+            work, transaction = rebuild, False
+        else:
+
+            def in_place(conn: sqlite3.Connection) -> int:
+                return run_in_place(conn, plan)
+
+            work, transaction = in_place, True
+        try:
+            return await self.database.execute_write_fn(work, transaction=transaction)
+        except sqlite3.Error as error:
+            raise ProviderError(f"SQLite refused the change: {error}") from error
+
     async def count_rows(self, physical_name: str) -> int | None:
         if not await self.database.table_exists(physical_name):
             return None
@@ -76,6 +105,26 @@ class SQLiteFlatTable(SQLiteProvider):
     def drop_sql(self, physical_name: str) -> list[str]:
         return [f"DROP TABLE IF EXISTS {q(physical_name)}"]
 
+    def plan_migration(self, old: TableSpec, new: TableSpec, operations: list) -> MigrationPlan:
+        return plan_flat_table(old, new, operations)
+
+    async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
+        by_name = {f["name"]: f for f in spec.fields}
+        primary_key = key_list(spec.schema.get("primaryKey"))
+        key_columns = [q(n) for n in primary_key] or ["rowid"]
+        select = ", ".join([*key_columns, *(q(n) for n in fields)])
+        result = await self.database.execute_fn(
+            lambda conn: conn.execute(f"SELECT {select} FROM {q(spec.physical_name)}").fetchall()
+        )
+        width = len(key_columns)
+        return [
+            (
+                row[0] if width == 1 else list(row[:width]),
+                {n: to_native(v, by_name[n]) for n, v in zip(fields, row[width:], strict=True)},
+            )
+            for row in result
+        ]
+
 
 class SQLiteJsonb(SQLiteProvider):
     provider_type = "jsonb"
@@ -92,3 +141,25 @@ class SQLiteJsonb(SQLiteProvider):
             f"DROP VIEW IF EXISTS {q(jsonb_view_name(physical_name))}",
             f"DROP TABLE IF EXISTS {q(physical_name)}",
         ]
+
+    def plan_migration(self, old: TableSpec, new: TableSpec, operations: list) -> MigrationPlan:
+        return plan_jsonb(old, new, operations)
+
+    async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
+        """Documents as written; a renamed field is read under any of its earlier names."""
+        rows = await self.database.execute_fn(
+            lambda conn: conn.execute(f"SELECT id, data FROM {q(spec.physical_name)}").fetchall()
+        )
+        records = []
+        for row_id, data in rows:
+            document = json.loads(data)
+            record = {}
+            for name in fields:
+                for key in [name, *spec.aliases.get(name, [])]:
+                    if key in document:
+                        record[name] = document[key]
+                        break
+                else:
+                    record[name] = None
+            records.append((row_id, record))
+        return records

@@ -82,15 +82,15 @@ def column_checks(field: dict[str, Any]) -> list[str]:
     return checks
 
 
-def flat_table_sql(spec: TableSpec) -> str:
-    schema = spec.schema
+def column_definitions(schema: dict[str, Any]) -> dict[str, str]:
+    """Each field's column definition: type, NOT NULL, UNIQUE, CHECK, inline primary key."""
     fields = schema["fields"]
-    primary_key = _key_list(schema.get("primaryKey"))
+    primary_key = key_list(schema.get("primaryKey"))
     single_integer_pk = (
         len(primary_key) == 1
         and field_type(next(f for f in fields if f["name"] == primary_key[0])) == "integer"
     )
-    lines = []
+    definitions = {}
     for field in fields:
         name = field["name"]
         constraints = field.get("constraints") or {}
@@ -102,20 +102,33 @@ def flat_table_sql(spec: TableSpec) -> str:
         if constraints.get("unique") and name not in primary_key:
             parts.append("UNIQUE")
         parts += [f"CHECK ({check})" for check in column_checks(field)]
-        lines.append(" ".join(parts))
-    if primary_key and not single_integer_pk:
+        definitions[name] = " ".join(parts)
+    return definitions
+
+
+def table_constraints(spec: TableSpec) -> list[str]:
+    """Composite primary key, uniqueKeys and foreign keys, as table constraints."""
+    schema, lines = spec.schema, []
+    primary_key = key_list(schema.get("primaryKey"))
+    if primary_key and "PRIMARY KEY" not in column_definitions(schema)[primary_key[0]]:
         lines.append(f"PRIMARY KEY ({', '.join(q(n) for n in primary_key)})")
     for unique_key in schema.get("uniqueKeys") or []:
-        lines.append(f"UNIQUE ({', '.join(q(n) for n in _key_list(unique_key))})")
+        lines.append(f"UNIQUE ({', '.join(q(n) for n in key_list(unique_key))})")
     for foreign_key in schema.get("foreignKeys") or []:
         reference = foreign_key["reference"]
         target = spec.resolve_reference(reference.get("resource") or "")
         lines.append(
-            f"FOREIGN KEY ({', '.join(q(n) for n in _key_list(foreign_key['fields']))})"
-            f" REFERENCES {q(target)} ({', '.join(q(n) for n in _key_list(reference['fields']))})"
+            f"FOREIGN KEY ({', '.join(q(n) for n in key_list(foreign_key['fields']))})"
+            f" REFERENCES {q(target)} ({', '.join(q(n) for n in key_list(reference['fields']))})"
         )
+    return lines
+
+
+def flat_table_sql(spec: TableSpec, name: str | None = None) -> str:
+    """CREATE TABLE for ``spec`` (under ``name`` if given, e.g. a rebuild's new table)."""
+    lines = [*column_definitions(spec.schema).values(), *table_constraints(spec)]
     body = ",\n  ".join(lines)
-    return f"CREATE TABLE {q(spec.physical_name)} (\n  {body}\n) STRICT"
+    return f"CREATE TABLE {q(name or spec.physical_name)} (\n  {body}\n) STRICT"
 
 
 def jsonb_view_name(physical_name: str) -> str:
@@ -134,18 +147,32 @@ def json_field(name: str) -> str:
     return f"json_extract(data, {literal(path)})"
 
 
-def jsonb_sql(spec: TableSpec) -> list[str]:
-    table = q(spec.physical_name)
-    columns = ", ".join(f"{json_field(f['name'])} AS {q(f['name'])}" for f in spec.schema["fields"])
-    return [
-        f"CREATE TABLE {table} (\n  id INTEGER PRIMARY KEY,\n  data TEXT NOT NULL"
-        " CHECK (json_valid(data) AND json_type(data) = 'object')\n) STRICT",
+def _document_value(name: str, aliases: list[str]) -> str:
+    if not aliases:
+        return json_field(name)
+    return f"coalesce({', '.join(json_field(n) for n in [name, *aliases])})"
+
+
+def jsonb_view_sql(spec: TableSpec) -> str:
+    columns = ", ".join(
+        f"{_document_value(f['name'], spec.aliases.get(f['name'], []))} AS {q(f['name'])}"
+        for f in spec.fields
+    )
+    return (
         f"CREATE VIEW {q(jsonb_view_name(spec.physical_name))} AS SELECT id AS _id, {columns}"
-        f" FROM {table}",
+        f" FROM {q(spec.physical_name)}"
+    )
+
+
+def jsonb_sql(spec: TableSpec) -> list[str]:
+    return [
+        f"CREATE TABLE {q(spec.physical_name)} (\n  id INTEGER PRIMARY KEY,\n  data TEXT NOT NULL"
+        " CHECK (json_valid(data) AND json_type(data) = 'object')\n) STRICT",
+        jsonb_view_sql(spec),
     ]
 
 
-def _key_list(value: Any) -> list[str]:
+def key_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)

@@ -6,13 +6,13 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from ..catalog import store
+from ..catalog import history
 
 
 def record(conn, **operation: Any) -> int:
     """Append one SchemaOperation inside the caller's catalog transaction."""
     operation.setdefault("status", "applied")
-    return store.insert_operation(conn, operation)
+    return history.insert_operation(conn, operation)
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..catalog import store
+from ..catalog import history, store
 from ..errors import BadRequest, Conflict
 from ..providers.base import ProviderError, TableSpec
 from ..schema.canonical import schema_hash
@@ -132,7 +132,7 @@ async def create_datatable(
 
     def create(conn) -> None:
         datatable_id = store.insert_datatable(conn, datasource["id"], row)
-        store.insert_schema_version(
+        history.insert_schema_version(
             conn, datatable_id, 1, row["json_schema"], row["schema_hash"], actor
         )
         common = dict(
@@ -373,7 +373,7 @@ async def schema_of(
     datatable = await service.datatable(tenant, app_slug, ds_slug, name)
     if version is None:
         return json.loads(datatable["json_schema"])
-    row = await service.read(store.get_schema_version, datatable["id"], version)
+    row = await service.read(history.get_schema_version, datatable["id"], version)
     if row is None:
         raise BadRequest(
             f"version {version} does not exist; versions run from 1 to "

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import store
+from ..catalog import history, store
 from ..errors import BadRequest
 from .core import DataService
 
@@ -117,11 +117,11 @@ async def operations(
         )
         datatable_id = datatable["id"]
     rows = await service.read(
-        store.list_operations,
+        history.list_operations,
         app_id=app["id"],
         datatable_id=datatable_id,
         after_id=after_id(next),
         limit=size + 1,
     )
-    count = await service.read(store.count_operations, app["id"], datatable_id)
+    count = await service.read(history.count_operations, app["id"], datatable_id)
     return _page(rows, size, count)

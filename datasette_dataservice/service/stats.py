@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..catalog import store
+from ..catalog import history, store
 from .core import DataService
 
 
@@ -66,7 +66,7 @@ async def app_stats(service: DataService, tenant: str, app_slug: str) -> dict[st
         "app": app_slug,
         "datasource_count": len(datasources),
         **summary,
-        "last_operation_at": await service.read(store.last_operation_time, app["id"]),
+        "last_operation_at": await service.read(history.last_operation_time, app["id"]),
     }
 
 
@@ -89,7 +89,7 @@ async def datasource_stats(
         "engine": datasource["engine"],
         **summary,
         "last_operation_at": await service.read(
-            store.last_operation_time, datasource["app_id"], datasource["id"]
+            history.last_operation_time, datasource["app_id"], datasource["id"]
         ),
     }
 
@@ -110,5 +110,5 @@ async def datatables_stats(service: DataService, tenant: str, app_slug: str) -> 
         "app": app_slug,
         **summary,
         "by_datasource": dict(by_datasource),
-        "last_operation_at": await service.read(store.last_operation_time, app["id"]),
+        "last_operation_at": await service.read(history.last_operation_time, app["id"]),
     }
