@@ -10,6 +10,7 @@ from .cli import dataservice as dataservice_cli
 from .config import PLUGIN_NAME, DataServiceConfig
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database
+from .service.recovery import recover_interrupted_changes
 from .web.routes import route_table
 
 pm.add_hookspecs(hookspecs)
@@ -19,7 +20,10 @@ pm.add_hookspecs(hookspecs)
 def startup(datasette):
     async def start_data_service():
         config = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME))
-        await DataService(datasette, config).start()
+        service = DataService(datasette, config)
+        await service.start()
+        for outcome in await recover_interrupted_changes(service):
+            print(f"datasette-dataservice recovered an interrupted schema change: {outcome}")
 
     return start_data_service
 

@@ -105,3 +105,23 @@ def count_operations(conn, app_id: int, datatable_id: int | None) -> int:
         sql += " AND datatable_id = ?"
         params.append(datatable_id)
     return conn.execute(sql, params).fetchone()[0]
+
+
+# Schema changes in flight --------------------------------------------------------------------
+# Written before a migration touches the physical table and removed in the transaction that
+# records it, so a crash in between leaves a row that start-up recovery resolves.
+
+
+def insert_pending_change(conn, datatable_id: int, change: dict[str, Any]) -> None:
+    row = {**change, "datatable_id": datatable_id, "created_at": utc_now()}
+    columns = ", ".join(row)
+    placeholders = ", ".join(f":{c}" for c in row)
+    conn.execute(f"INSERT INTO pending_schema_changes ({columns}) VALUES ({placeholders})", row)
+
+
+def delete_pending_change(conn, datatable_id: int) -> None:
+    conn.execute("DELETE FROM pending_schema_changes WHERE datatable_id = ?", (datatable_id,))
+
+
+def pending_changes(conn) -> list[Row]:
+    return _rows(conn, "SELECT * FROM pending_schema_changes ORDER BY datatable_id")

@@ -105,6 +105,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE schema_versions ADD COLUMN renames TEXT NOT NULL DEFAULT '{}';
         """,
     ),
+    (
+        3,
+        "crash safety: schema changes in flight",
+        """
+        CREATE TABLE pending_schema_changes (
+            datatable_id INTEGER PRIMARY KEY REFERENCES datatables(id),
+            version INTEGER NOT NULL,
+            json_schema TEXT NOT NULL,
+            schema_hash TEXT NOT NULL,
+            field_aliases TEXT NOT NULL,
+            renames TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -274,6 +274,10 @@ def _datatable_filters(
     return " AND ".join(where), params
 
 
+def get_datatable_by_id(conn, datatable_id: int) -> Row | None:
+    return _one(conn, DATATABLE_SELECT + " WHERE t.id = ?", (datatable_id,))
+
+
 def list_datatables(
     conn,
     app_id: int,
@@ -325,3 +329,9 @@ def set_datatable_active(conn, datatable_id: int, active: bool) -> None:
         "UPDATE datatables SET is_active = ?, deleted_at = ?, updated_at = ? WHERE id = ?",
         (int(active), None if active else now, now, datatable_id),
     )
+
+
+def delete_datatable(conn, datatable_id: int) -> None:
+    """Forget a purged datatable and its versions (its operations stay)."""
+    conn.execute("DELETE FROM schema_versions WHERE datatable_id = ?", (datatable_id,))
+    conn.execute("DELETE FROM datatables WHERE id = ?", (datatable_id,))

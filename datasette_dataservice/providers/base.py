@@ -102,5 +102,12 @@ class Provider(ABC):
         """
 
     @abstractmethod
+    async def has_schema(self, spec: TableSpec, rebuilt: bool) -> bool:
+        """Whether the physical storage already has ``spec``'s shape (crash recovery).
+
+        ``rebuilt`` says whether the change in question was a rebuild.
+        """
+
+    @abstractmethod
     async def count_rows(self, physical_name: str) -> int | None:
         """Rows in the datatable, or None if it is not materialized."""

@@ -11,7 +11,7 @@ from datasette.database import Database
 
 from ..schema.names import quote_identifier as q
 from .base import MigrationPlan, Provider, ProviderError, TableSpec
-from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, key_list
+from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, jsonb_view_sql, key_list
 from .sqlite_migrate import plan_flat_table, plan_jsonb, run_in_place, run_rebuild
 from .sqlite_values import to_native
 
@@ -85,6 +85,11 @@ class SQLiteProvider(Provider):
         except sqlite3.Error as error:
             raise ProviderError(f"SQLite refused the change: {error}") from error
 
+    async def _stored_sql(self, name: str) -> str | None:
+        result = await self.database.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name])
+        row = result.first()
+        return row[0] if row else None
+
     async def count_rows(self, physical_name: str) -> int | None:
         if not await self.database.table_exists(physical_name):
             return None
@@ -107,6 +112,15 @@ class SQLiteFlatTable(SQLiteProvider):
 
     def plan_migration(self, old: TableSpec, new: TableSpec, operations: list) -> MigrationPlan:
         return plan_flat_table(old, new, operations)
+
+    async def has_schema(self, spec: TableSpec, rebuilt: bool) -> bool:
+        """A rebuild leaves exactly our CREATE TABLE; in-place ALTERs leave the new columns."""
+        if await self._stored_sql(spec.physical_name) == flat_table_sql(spec):
+            return True
+        if rebuilt:
+            return False
+        columns = await self.database.table_columns(spec.physical_name)
+        return sorted(columns) == sorted(f["name"] for f in spec.fields)
 
     async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
         by_name = {f["name"]: f for f in spec.fields}
@@ -144,6 +158,10 @@ class SQLiteJsonb(SQLiteProvider):
 
     def plan_migration(self, old: TableSpec, new: TableSpec, operations: list) -> MigrationPlan:
         return plan_jsonb(old, new, operations)
+
+    async def has_schema(self, spec: TableSpec, rebuilt: bool) -> bool:
+        view = jsonb_view_name(spec.physical_name)
+        return await self._stored_sql(view) == jsonb_view_sql(spec)
 
     async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
         """Documents as written; a renamed field is read under any of its earlier names."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -39,6 +41,8 @@ class DataService:
         self.config = config
         self.catalog: Database | None = None
         self.managed_databases: set[str] = set()
+        # Schema changes to one datatable run one at a time (see service.migrations).
+        self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         _services[datasette] = self
 
     async def start(self) -> None:

@@ -25,10 +25,11 @@ def table_spec(datatable: dict[str, Any], schema: dict[str, Any] | None = None) 
         physical_name=own,
         schema=schema if schema is not None else json.loads(datatable["json_schema"]),
         resolve_reference=lambda name: physical_table_name(app_slug, name) if name else own,
+        aliases=json.loads(datatable.get("field_aliases") or "{}"),
     )
 
 
-async def _schema_problems(
+async def schema_problems(
     service: DataService, datasource: dict, name: str | None, schema: Any
 ) -> list[str]:
     problems = check_descriptor(schema)
@@ -82,7 +83,7 @@ async def create_datatable(
     if schema is None:
         problems.add('"json_schema" is required: a Frictionless Table Schema with "fields"')
     else:
-        for message in await _schema_problems(service, datasource, name, schema):
+        for message in await schema_problems(service, datasource, name, schema):
             problems.add(f"json_schema: {message}")
     problems.raise_if_any()
 
@@ -218,11 +219,6 @@ async def update_datatable(
 ) -> dict:
     datatable = await service.datatable(tenant, app_slug, ds_slug, name)
     problems = Problems()
-    if "json_schema" in body and body["json_schema"] != json.loads(datatable["json_schema"]):
-        problems.add(
-            '"json_schema" changes are schema migrations; they are not supported by this '
-            "endpoint yet"
-        )
     changes: dict[str, Any] = {}
     if "description" in body:
         changes["description"] = text(body, "description", problems) or ""

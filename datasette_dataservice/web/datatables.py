@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datasette.utils.asgi import Response
 
-from ..permissions import MANAGE_APP, VIEW_APP
-from ..service import datatables, listing, stats
+from ..errors import BadRequest
+from ..permissions import CHANGE_SCHEMA, MANAGE_APP, PURGE, VIEW_APP
+from ..service import datatables, listing, migrations, purge, stats
 from . import requests, responses
 from .context import Call
 
 CREATE_KEYS = {"name", "description", "json_schema", "materialize"}
-UPDATE_KEYS = {"name", "description", "json_schema"}
+UPDATE_KEYS = {"name", "description", "json_schema", "renames", "schema_hash", "on_invalid"}
+PLAN_KEYS = {"json_schema", "renames"}
 
 
 def _path(call: Call) -> tuple[str, str, str]:
@@ -71,17 +73,83 @@ async def read_datatable(call: Call):
 
 
 async def update_datatable(call: Call):
+    """PUT/PATCH: name and description, or a schema change (PATCH merges into the schema)."""
     app_slug, ds_slug, name = _path(call)
     await call.require(MANAGE_APP, app_slug)
     body = await call.body(UPDATE_KEYS)
-    row = await datatables.update_datatable(
-        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name, body
+    if not {"json_schema", "renames", "on_invalid", "schema_hash"} & set(body):
+        row = await datatables.update_datatable(
+            call.service, call.tenant, call.actor_id, app_slug, ds_slug, name, body
+        )
+        return responses.ok(_serialize(call, row))
+    await call.require(CHANGE_SCHEMA, app_slug)
+    if "name" in body and body["name"] != name:
+        raise BadRequest('rename the datatable in its own request, without "json_schema"')
+    row = await migrations.change_schema(
+        call.service,
+        call.tenant,
+        call.actor_id,
+        app_slug,
+        ds_slug,
+        name,
+        body,
+        partial=call.request.method == "PATCH",
+        expected_hash=_expected_hash(call, body),
     )
     return responses.ok(_serialize(call, row))
 
 
-async def delete_datatable(call: Call):
+def _expected_hash(call: Call, body: dict) -> str | None:
+    """From ``If-Match`` (an ETag, quotes optional) or the body's ``schema_hash``."""
+    header = call.request.headers.get("if-match")
+    if header:
+        return header.strip().removeprefix("W/").strip('"')
+    value = body.get("schema_hash")
+    if value is not None and not isinstance(value, str):
+        raise BadRequest('"schema_hash" must be the string the datatable was read with')
+    return value
+
+
+async def plan_schema_change(call: Call):
+    """The dry run: operations, SQL, and the rows that would fail. Nothing changes."""
     app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    body = await call.body(PLAN_KEYS)
+    plan = await migrations.plan_schema_change(
+        call.service, call.tenant, app_slug, ds_slug, name, body
+    )
+    return responses.ok(plan)
+
+
+async def schema_diff(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    versions = [requests.optional_int(call.request, key) for key in ("from", "to")]
+    if None in versions:
+        raise BadRequest('"from" and "to" are required: two schema version numbers')
+    operations = await migrations.diff_versions(
+        call.service, call.tenant, app_slug, ds_slug, name, *versions
+    )
+    return responses.ok(
+        {"from": versions[0], "to": versions[1], "operations": [op.as_dict() for op in operations]}
+    )
+
+
+async def delete_datatable(call: Call):
+    """Soft delete; ``?purge=true&confirm={name}`` drops the table for good."""
+    app_slug, ds_slug, name = _path(call)
+    if requests.flag(call.request, "purge"):
+        await call.require(PURGE, app_slug)
+        result = await purge.purge_datatable(
+            call.service,
+            call.tenant,
+            call.actor_id,
+            app_slug,
+            ds_slug,
+            name,
+            call.request.args.get("confirm"),
+        )
+        return responses.ok(result)
     await call.require(MANAGE_APP, app_slug)
     row = await datatables.delete_datatable(
         call.service, call.tenant, call.actor_id, app_slug, ds_slug, name

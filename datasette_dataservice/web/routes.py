@@ -37,6 +37,8 @@ def route_table() -> list[tuple[str, object]]:
             endpoint(get=datatables.list_datatables, post=datatables.create_datatable),
         ),
         (table_base + "/schema" + END, endpoint(get=datatables.read_schema)),
+        (table_base + "/schema/plan" + ACTION_END, endpoint(post=datatables.plan_schema_change)),
+        (table_base + "/schema/diff" + END, endpoint(get=datatables.schema_diff)),
         (table_base + "/operations" + END, endpoint(get=datatables.datatable_operations)),
         (table_base + "/restore" + ACTION_END, endpoint(post=datatables.restore_datatable)),
         (table_base + "/materialize" + ACTION_END, endpoint(post=datatables.materialize_datatable)),

@@ -1,0 +1,503 @@
+"""Schema changes: dry-run plans with row impact, applied migrations, versions, concurrency."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import history, store
+from ..errors import BadRequest, Conflict, DataServiceError
+from ..providers.base import MigrationPlan, ProviderError, TableSpec
+from ..schema.canonical import schema_hash
+from ..schema.diff import Operation, check_renames, diff_schemas
+from ..schema.rows import compile_validator
+from . import audit
+from .core import DataService
+from .datatables import schema_problems, table_spec
+from .inputs import Problems, text
+
+MAX_EXAMPLES = 10
+ON_INVALID = ("refuse", "set_null")
+CAST_BATCH = 10_000
+
+
+@dataclass
+class Change:
+    """A schema change worked out against the current datatable, before anything runs."""
+
+    datatable: dict[str, Any]
+    old: TableSpec
+    new: TableSpec
+    renames: dict[str, str]
+    plan: MigrationPlan
+    failing_rows: int
+    report: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_hash_before": self.datatable["schema_hash"],
+            "schema_hash_after": schema_hash(self.new.schema),
+            "version_before": self.datatable["schema_version"],
+            "renames": self.renames,
+            "operations": [op.as_dict() for op in self.plan.operations],
+            "sql": self.plan.sql,
+            "rebuild": self.plan.rebuild,
+            "failing_rows": self.failing_rows,
+            "valid": self.failing_rows == 0,
+            "report": self.report,
+        }
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: PATCH bodies change only the schema keys they name."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+async def work_out_change(
+    service: DataService, datatable: dict[str, Any], new_schema: Any, renames: Any
+) -> Change:
+    """Validate the new schema, diff it, plan it, and count the rows it would fail."""
+    problems = [
+        f"json_schema: {message}"
+        for message in await schema_problems(
+            service, _datasource_of(datatable), datatable["name"], new_schema
+        )
+    ]
+    if problems:
+        raise BadRequest(problems)
+    old = table_spec(datatable)
+    renames = check_renames(old.schema, new_schema, renames)
+    operations = diff_schemas(old.schema, new_schema, renames)
+    aliases = dict(old.aliases)
+    for before, after in renames.items():
+        aliases[after] = [before, *aliases.pop(before, [])]
+    new = TableSpec(old.physical_name, new_schema, old.resolve_reference, aliases)
+    provider = service.provider_for(datatable)
+    if not datatable["is_materialized"]:
+        for op in operations:
+            op.effect = "metadata"
+        plan = MigrationPlan(operations, [])
+        return Change(datatable, old, new, renames, plan, 0, {"valid": True, "errors": []})
+    plan = provider.plan_migration(old, new, operations)
+    failing_rows, report = await _row_impact(provider, old, new, plan)
+    return Change(datatable, old, new, renames, plan, failing_rows, report)
+
+
+def _datasource_of(datatable: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": datatable["datasource_id"],
+        "app_id": datatable["app_id"],
+        "slug": datatable["datasource_slug"],
+        "provider_type": datatable["provider_type"],
+    }
+
+
+def _checked_fields(plan: MigrationPlan, new: TableSpec) -> list[str]:
+    """New fields whose existing values can fail the change."""
+    names = [f["name"] for f in new.fields]
+    fields: set[str] = set()
+    for op in plan.operations:
+        if not op.checks_rows:
+            continue
+        if op.field is not None:
+            fields.add(op.field)
+        for value in (op.after,):
+            keys = value.get("fields") if isinstance(value, dict) else value
+            if isinstance(keys, str):
+                keys = [keys]
+            if isinstance(keys, list):
+                fields.update(k for k in keys if isinstance(k, str) and k in names)
+    return [n for n in names if n in fields]
+
+
+# Every checked record carries its position under this name, so a row whose checked values
+# are all empty is still checked (frictionless would call it a blank row and stop there).
+ANCHOR = "\x00row"
+
+
+def _subschema(schema: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """The part of ``schema`` that concerns ``fields``: the fields and keys made only of them."""
+    wanted = set(fields)
+
+    def within(keys: Any) -> bool:
+        keys = [keys] if isinstance(keys, str) else list(keys or [])
+        return bool(keys) and set(keys) <= wanted
+
+    sub: dict[str, Any] = {
+        "fields": [
+            *(f for f in schema["fields"] if f["name"] in wanted),
+            {"name": ANCHOR, "type": "integer"},
+        ]
+    }
+    for key in ("missingValues", "$schema"):
+        if key in schema:
+            sub[key] = schema[key]
+    if within(schema.get("primaryKey")):
+        sub["primaryKey"] = schema["primaryKey"]
+    unique_keys = [k for k in schema.get("uniqueKeys") or [] if within(k)]
+    if unique_keys:
+        sub["uniqueKeys"] = unique_keys
+    foreign_keys = [
+        fk
+        for fk in schema.get("foreignKeys") or []
+        if within(fk.get("fields")) and not (fk.get("reference") or {}).get("resource")
+    ]
+    if foreign_keys:
+        sub["foreignKeys"] = foreign_keys
+    return sub
+
+
+async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationPlan):
+    fields = _checked_fields(plan, new)
+    if not fields:
+        return 0, {"valid": True, "stats": {"rows": None, "errors": 0}, "errors": []}
+    sources = plan.sources
+    readable = [sources[n] for n in fields if n in sources]
+    stored = await provider.read_records(old, readable)
+    keys = [key for key, _ in stored]
+    records = [
+        {
+            **{name: record.get(sources[name]) if name in sources else None for name in fields},
+            ANCHOR: number,
+        }
+        for number, (_, record) in enumerate(stored)
+    ]
+    result = compile_validator(_subschema(new.schema, fields)).validate_records(
+        records, first_row_number=1
+    )
+    failing: dict[str, set[int]] = defaultdict(set)
+    for error in result.errors:
+        row = error.get("rowNumber")
+        if row is None:
+            continue
+        failing[error.get("fieldName") or error["type"]].add(row)
+        error["rowKey"] = keys[row - 1]
+    for op in plan.operations:
+        if not op.checks_rows:
+            continue
+        if op.field is not None:
+            rows = failing.get(op.field, set())
+        else:
+            kind = {"change_primary_key": "primary-key", "add_foreign_key": "foreign-key"}
+            rows = failing.get(kind.get(op.kind, "unique-error"), set())
+        op.failing_rows = len(rows)
+        op.examples = [keys[r - 1] for r in sorted(rows)[:MAX_EXAMPLES]]
+    invalid = {e["rowNumber"] for e in result.errors if e.get("rowNumber") is not None}
+    report = result.report()
+    return len(invalid), report
+
+
+async def plan_schema_change(
+    service: DataService,
+    tenant: str,
+    app_slug: str,
+    ds_slug: str,
+    name: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """The dry run: what the change would do, its SQL, and the rows it would fail."""
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+    new_schema = _new_schema(datatable, body, partial=False)
+    change = await work_out_change(service, datatable, new_schema, body.get("renames"))
+    return change.as_dict()
+
+
+def _new_schema(datatable: dict[str, Any], body: dict[str, Any], partial: bool) -> Any:
+    if "json_schema" not in body:
+        if body.get("renames"):
+            raise BadRequest('"renames" needs "json_schema": the schema with the new names')
+        return json.loads(datatable["json_schema"])
+    if partial:
+        return merge_patch(json.loads(datatable["json_schema"]), body["json_schema"])
+    return body["json_schema"]
+
+
+async def change_schema(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    app_slug: str,
+    ds_slug: str,
+    name: str,
+    body: dict[str, Any],
+    *,
+    partial: bool,
+    expected_hash: str | None,
+) -> dict[str, Any]:
+    """Apply a schema change in one transaction, or refuse it and change nothing.
+
+    Changes to one datatable are serialised, and ``expected_hash`` (If-Match or the body's
+    ``schema_hash``) must name the current schema: of two concurrent updates, one wins and
+    the other gets 412.
+    """
+    problems = Problems()
+    description = text(body, "description", problems)
+    on_invalid = body.get("on_invalid", "refuse")
+    if on_invalid not in ON_INVALID:
+        problems.add(f'"on_invalid" must be one of {", ".join(ON_INVALID)}')
+    problems.raise_if_any()
+    current = await service.datatable(tenant, app_slug, ds_slug, name)
+    async with service.schema_locks[current["id"]]:
+        datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+        if expected_hash is not None and expected_hash != datatable["schema_hash"]:
+            raise DataServiceError(
+                f'schema_hash "{expected_hash}" is not the current schema '
+                f'("{datatable["schema_hash"]}", version {datatable["schema_version"]}); '
+                "fetch the datatable again and retry",
+                status=412,
+            )
+        new_schema = _new_schema(datatable, body, partial)
+        change = await work_out_change(service, datatable, new_schema, body.get("renames"))
+        await _apply(service, tenant, actor, change, on_invalid, description)
+    return await service.datatable(tenant, app_slug, ds_slug, name)
+
+
+async def _apply(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    change: Change,
+    on_invalid: str,
+    description: str | None,
+) -> None:
+    datatable = change.datatable
+    common = dict(
+        tenant=tenant,
+        app_id=datatable["app_id"],
+        datasource_id=datatable["datasource_id"],
+        datatable_id=datatable["id"],
+        target_type="datatable",
+        target=f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}",
+        actor=actor,
+        operation="change_schema",
+        schema_before=change.old.schema,
+        schema_after=change.new.schema,
+        sql=change.plan.sql,
+    )
+    if not change.plan.operations:
+        if description is not None and description != datatable["description"]:
+            await _record_version(service, change, common, description, rows=0, duration=0.0)
+        return
+    cast = None
+    if change.failing_rows:
+        if on_invalid != "set_null":
+            await _refuse(service, common, change, "existing rows do not fit the new schema")
+        cast = _set_null_cast(change)
+        if isinstance(cast, str):
+            await _refuse(service, common, change, cast)
+    elif change.plan.recast:
+        cast = _strict_cast(change)
+    provider = service.provider_for(datatable)
+    pending = _version_row(change, description)
+    await service.write(
+        lambda conn: history.insert_pending_change(
+            conn,
+            datatable["id"],
+            {
+                "version": pending["schema_version"],
+                "json_schema": pending["json_schema"],
+                "schema_hash": pending["schema_hash"],
+                "field_aliases": pending["field_aliases"],
+                "renames": json.dumps(change.renames),
+                "operation": json.dumps({**common, "details": change.as_dict()}),
+            },
+        )
+    )
+    with audit.stopwatch() as elapsed:
+        try:
+            rows = 0
+            if datatable["is_materialized"]:
+                rows = await provider.migrate(change.old, change.new, change.plan, cast)
+        except (ProviderError, ValueError) as error:
+            message, duration = str(error), elapsed()
+
+            def record_failure(conn) -> None:
+                history.delete_pending_change(conn, datatable["id"])
+                audit.record(
+                    conn,
+                    **common,
+                    status="failed",
+                    error=message,
+                    duration_ms=duration,
+                    details=change.as_dict(),
+                )
+
+            await service.write(record_failure)
+            raise Conflict(f"The schema change failed and was rolled back: {message}") from error
+        await _record_version(service, change, common, description, rows, elapsed())
+
+
+def _version_row(change: Change, description: str | None) -> dict[str, Any]:
+    """The datatable's catalog columns once the change is applied."""
+    row = {
+        "json_schema": json.dumps(change.new.schema, ensure_ascii=False),
+        "schema_hash": schema_hash(change.new.schema),
+        "schema_version": change.datatable["schema_version"] + (1 if change.plan.operations else 0),
+        "field_aliases": json.dumps(change.new.aliases),
+    }
+    if description is not None:
+        row["description"] = description
+    return row
+
+
+async def _record_version(service, change: Change, common, description, rows, duration) -> None:
+    datatable = change.datatable
+    changes = _version_row(change, description)
+    details = {**change.as_dict(), "rows_affected": rows}
+    if duration and rows:
+        details["rows_per_second"] = round(rows / (duration / 1000))
+
+    def record(conn) -> None:
+        record_version(
+            conn,
+            datatable["id"],
+            changes,
+            change.renames,
+            new_version=bool(change.plan.operations),
+            actor=common["actor"],
+        )
+        audit.record(conn, **common, details=details, duration_ms=duration)
+
+    await service.write(record)
+
+
+def record_version(
+    conn,
+    datatable_id: int,
+    changes: dict[str, Any],
+    renames: dict[str, str],
+    *,
+    new_version: bool,
+    actor: str | None,
+) -> None:
+    """Point the catalog at the new schema (and keep it as a version), in one transaction."""
+    store.update_row(conn, "datatables", datatable_id, changes)
+    if new_version:
+        history.insert_schema_version(
+            conn,
+            datatable_id,
+            changes["schema_version"],
+            changes["json_schema"],
+            changes["schema_hash"],
+            actor,
+            renames,
+        )
+    history.delete_pending_change(conn, datatable_id)
+
+
+async def _refuse(service, common, change: Change, reason: str):
+    await service.write(
+        lambda conn: audit.record(
+            conn, **common, status="refused", error=reason, details=change.as_dict()
+        )
+    )
+    raise Conflict(
+        f"The schema change was refused: {reason}. {change.failing_rows} row(s) fail it; "
+        'see "report", fix them, or send "on_invalid": "set_null" to empty the failing '
+        "values of optional fields",
+        report={**change.as_dict(), **change.report},
+    )
+
+
+def _cast_into(validator, names: list[str], records: list[dict[str, Any]]) -> list[dict]:
+    """Cast ``names`` of each record in place; returns the errors (row numbers from 0)."""
+    values = [{**{n: r[n] for n in names}, ANCHOR: i} for i, r in enumerate(records)]
+    result = validator.validate_records(values, first_row_number=0)
+    for number, cast_values in zip(result.row_numbers, result.rows, strict=True):
+        cast_values.pop(ANCHOR)
+        records[number].update(cast_values)
+    return result.errors
+
+
+def _strict_cast(change: Change):
+    names = change.plan.recast
+    validator = compile_validator(_subschema(change.new.schema, names))
+
+    def cast(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        errors = _cast_into(validator, names, records)
+        if errors:
+            raise ValueError(f"a value no longer casts: {errors[0]['message']}")
+        return records
+
+    return cast
+
+
+def _set_null_cast(change: Change):
+    """A cast that empties failing values, or why that cannot fix the change."""
+    fields = {f["name"]: f for f in change.new.fields}
+    keys = set(_key_fields(change.new.schema))
+    failing = {e.get("fieldName") for e in change.report.get("errors", [])}
+    blocked = sorted(
+        str(n)
+        for n in failing
+        if n not in fields or n in keys or (fields[n].get("constraints") or {}).get("required")
+    )
+    if blocked:
+        return (
+            f'"on_invalid": "set_null" cannot fix {", ".join(blocked)}: required, key or '
+            "table-level problems need the rows fixed"
+        )
+    checked = [n for n in fields if n in failing or n in change.plan.recast]
+    validator = compile_validator(_subschema(change.new.schema, checked))
+
+    def cast(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for error in _cast_into(validator, checked, records):
+            records[error["rowNumber"]][error["fieldName"]] = None
+        errors = _cast_into(validator, checked, records)
+        if errors:
+            raise ValueError(errors[0]["message"])
+        return records
+
+    return cast
+
+
+def _key_fields(schema: dict[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for value in [schema.get("primaryKey"), *(schema.get("uniqueKeys") or [])]:
+        keys += [value] if isinstance(value, str) else list(value or [])
+    for fk in schema.get("foreignKeys") or []:
+        fields = fk.get("fields")
+        keys += [fields] if isinstance(fields, str) else list(fields or [])
+    return keys
+
+
+async def diff_versions(
+    service: DataService,
+    tenant: str,
+    app_slug: str,
+    ds_slug: str,
+    name: str,
+    from_version: int,
+    to_version: int,
+) -> list[Operation]:
+    """The operations between two kept versions, renames included."""
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+    rows = await service.read(history.list_schema_versions, datatable["id"])
+    versions = {v["version"]: v for v in rows}
+    for version in (from_version, to_version):
+        if version not in versions:
+            raise BadRequest(
+                f"version {version} does not exist; versions run from 1 to {max(versions)}"
+            )
+    low, high = sorted((from_version, to_version))
+    names = {f["name"]: f["name"] for f in json.loads(versions[low]["json_schema"])["fields"]}
+    for version in range(low + 1, high + 1):
+        hop = json.loads(versions[version]["renames"])
+        names = {first: hop.get(current, current) for first, current in names.items()}
+    renames = {first: last for first, last in names.items() if first != last}
+    if from_version > to_version:
+        renames = {last: first for first, last in renames.items()}
+    old = json.loads(versions[from_version]["json_schema"])
+    new = json.loads(versions[to_version]["json_schema"])
+    new_names = {f["name"] for f in new["fields"]}
+    return diff_schemas(old, new, {k: v for k, v in renames.items() if v in new_names})

@@ -1,0 +1,68 @@
+"""Purge: the one irreversible operation, dropping a datatable's physical table for good."""
+
+from __future__ import annotations
+
+import json
+
+from ..catalog import store
+from ..errors import BadRequest, Conflict
+from . import audit
+from .core import DataService
+
+
+async def purge_datatable(
+    service: DataService,
+    tenant: str,
+    actor: str | None,
+    app_slug: str,
+    ds_slug: str,
+    name: str,
+    confirm: str | None,
+) -> dict:
+    """Drop the table and forget the datatable; its operations stay in the audit trail."""
+    datatable = await service.datatable(tenant, app_slug, ds_slug, name, include_inactive=True)
+    if confirm != name:
+        raise BadRequest(
+            f'purging drops the table and its rows for good: add "confirm={name}" to confirm'
+        )
+    siblings = await service.read(
+        store.list_datatables,
+        datatable["app_id"],
+        datasource_id=datatable["datasource_id"],
+        include_inactive=True,
+    )
+    for sibling in siblings:
+        references = {
+            (fk.get("reference") or {}).get("resource")
+            for fk in json.loads(sibling["json_schema"]).get("foreignKeys") or []
+        }
+        if sibling["id"] != datatable["id"] and name in references:
+            raise Conflict(
+                f'DataTable "{name}" cannot be purged: datatable "{sibling["name"]}" has a '
+                "foreign key to it"
+            )
+    provider = service.provider_for(datatable)
+    sql: list[str] = []
+    with audit.stopwatch() as elapsed:
+        if datatable["is_materialized"]:
+            sql = await provider.drop(datatable["physical_table_name"])
+
+    def forget(conn) -> None:
+        audit.record(
+            conn,
+            tenant=tenant,
+            app_id=datatable["app_id"],
+            datasource_id=datatable["datasource_id"],
+            datatable_id=datatable["id"],
+            operation="purge_datatable",
+            target_type="datatable",
+            target=f"{app_slug}/{ds_slug}/{name}",
+            actor=actor,
+            schema_before=json.loads(datatable["json_schema"]),
+            sql=sql,
+            duration_ms=elapsed(),
+        )
+        store.delete_datatable(conn, datatable["id"])
+
+    await service.write(forget)
+    return {"purged": f"{app_slug}/{ds_slug}/{name}", "sql": sql}
