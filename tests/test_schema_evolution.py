@@ -287,3 +287,104 @@ async def test_applied_change_is_audited_with_its_sql(ds, root, people):
 async def test_renames_must_fit_the_schemas(ds, root, people):
     body = assert_error(await put_schema(ds, root, SCHEMA, renames={"nope": "name"}), 400)
     assert any('"nope"' in e for e in body["errors"])
+
+
+def _set(field: int, key: str, value):
+    def change(schema):
+        if value is None:
+            schema["fields"][field].setdefault("constraints", {}).pop(key, None)
+        else:
+            schema["fields"][field].setdefault("constraints", {})[key] = value
+
+    return change
+
+
+# (change, kind, flat_table effect, rows that fail it)
+EVERY_KIND = {
+    "drop minimum": (_set(2, "minimum", None), "drop_constraint", "rebuild", 0),
+    "change minimum": (_set(2, "minimum", 40), "change_constraint", "rebuild", 1),
+    "required": (_set(1, "required", True), "add_constraint", "rebuild", 0),
+    "unique": (_set(1, "unique", True), "add_constraint", "rebuild", 0),
+    "minLength": (_set(1, "minLength", 3), "add_constraint", "rebuild", 1),
+    "maxLength": (_set(1, "maxLength", 3), "add_constraint", "rebuild", 1),
+    "pattern": (_set(1, "pattern", "[A-Z][a-z]+"), "add_constraint", "metadata", 1),
+    "enum": (_set(1, "enum", ["Ada", "Alan"]), "add_constraint", "rebuild", 1),
+    "primary key": (
+        lambda s: s.update(primaryKey=["id", "name"]),
+        "change_primary_key",
+        "rebuild",
+        0,
+    ),
+    "self foreign key": (
+        lambda s: s.update(
+            foreignKeys=[{"fields": ["age"], "reference": {"resource": "", "fields": ["id"]}}]
+        ),
+        "add_foreign_key",
+        "rebuild",
+        3,
+    ),
+    "title only": (
+        lambda s: s["fields"][1].update(title="Name"),
+        "change_description",
+        "metadata",
+        0,
+    ),
+}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("label", list(EVERY_KIND))
+async def test_every_operation_kind(ds, root, people, label):
+    change, kind, flat_effect, failing = EVERY_KIND[label]
+    schema = schema_with(change)
+    plan = (
+        await ds.client.post(BASE + "/schema/plan", json={"json_schema": schema}, headers=root)
+    ).json()
+    assert [op["kind"] for op in plan["operations"]] == [kind], plan
+    flat = people["provider_type"] == "flat_table"
+    assert plan["operations"][0]["effect"] == (flat_effect if flat else "metadata")
+    assert plan["failing_rows"] == failing, plan["report"]
+    response = await put_schema(ds, root, schema)
+    if failing:
+        assert_error(response, 409)
+        assert await stored_rows(ds, root, people) == ROWS
+        return
+    assert response.status_code == 200, response.json()
+    assert await stored_rows(ds, root, response.json()) == ROWS
+
+
+@pytest.mark.asyncio
+async def test_dropping_a_constraint_lets_the_engine_accept_what_it_refused(ds, root, people):
+    if people["provider_type"] != "flat_table":
+        return  # jsonb documents carry no engine constraints
+    refused = await insert_row(ds, root, people, {"id": 9, "name": "Neg", "age": -1})
+    assert refused.status_code == 400
+    assert (await put_schema(ds, root, schema_with(_set(2, "minimum", None)))).status_code == 200
+    accepted = await insert_row(ds, root, people, {"id": 9, "name": "Neg", "age": -1})
+    assert accepted.status_code == 201, accepted.json()
+
+
+@pytest.mark.asyncio
+async def test_purge_drops_the_table_after_confirmation(ds, root, people):
+    body = assert_error(await ds.client.delete(BASE + "?purge=true", headers=root), 400)
+    assert "confirm=people" in body["error"]
+    response = await ds.client.delete(BASE + "?purge=true&confirm=people", headers=root)
+    assert response.status_code == 200, response.json()
+    assert not await ds.get_database(people["database"]).table_exists(people["physical_table_name"])
+    assert_error(await ds.client.get(BASE + ".json?include_deleted=1", headers=root), 404)
+    log = (await ds.client.get("/-/apps/a/operations.json", headers=root)).json()["operations"]
+    assert log[-1]["operation"] == "purge_datatable" and log[-1]["sql"]
+    again = await create_datatable(ds, root, "a", "d", "people", copy.deepcopy(SCHEMA))
+    assert again["schema_version"] == 1
+
+
+@pytest.mark.asyncio
+async def test_core_create_with_replace_cannot_overwrite_a_managed_table(ds, root, people):
+    body = {
+        "table": people["physical_table_name"],
+        "columns": [{"name": "x", "type": "text"}],
+        "replace": True,
+    }
+    response = await ds.client.post(f"/{people['database']}/-/create", json=body, headers=root)
+    assert response.status_code in (400, 403), response.text
+    assert await stored_rows(ds, root, people) == ROWS

@@ -111,10 +111,12 @@ def _checked_fields(plan: MigrationPlan, new: TableSpec) -> list[str]:
             continue
         if op.field is not None:
             fields.add(op.field)
-        for value in (op.after,):
-            keys = value.get("fields") if isinstance(value, dict) else value
-            if isinstance(keys, str):
-                keys = [keys]
+        value = op.after
+        key_lists = [value.get("fields") if isinstance(value, dict) else value]
+        if isinstance(value, dict) and not (value.get("reference") or {}).get("resource"):
+            key_lists.append((value.get("reference") or {}).get("fields"))  # self-reference
+        for keys in key_lists:
+            keys = [keys] if isinstance(keys, str) else keys
             if isinstance(keys, list):
                 fields.update(k for k in keys if isinstance(k, str) and k in names)
     return [n for n in names if n in fields]
@@ -150,7 +152,9 @@ def _subschema(schema: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     foreign_keys = [
         fk
         for fk in schema.get("foreignKeys") or []
-        if within(fk.get("fields")) and not (fk.get("reference") or {}).get("resource")
+        if within(fk.get("fields"))
+        and not (fk.get("reference") or {}).get("resource")
+        and within(fk["reference"].get("fields"))
     ]
     if foreign_keys:
         sub["foreignKeys"] = foreign_keys
