@@ -69,7 +69,9 @@ class Operation:
 
     @property
     def checks_rows(self) -> bool:
-        """Whether existing rows can fail this step."""
+        """Whether existing rows can fail this step (a new optional field cannot: it is null)."""
+        if self.kind == "add_field":
+            return bool((self.after.get("constraints") or {}).get("required"))
         return self.kind in {
             "add_field",
             "change_type",
