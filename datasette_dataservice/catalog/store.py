@@ -278,6 +278,12 @@ def get_datatable_by_id(conn, datatable_id: int) -> Row | None:
     return _one(conn, DATATABLE_SELECT + " WHERE t.id = ?", (datatable_id,))
 
 
+def datatables_in_database(conn, database_name: str) -> list[Row]:
+    return _rows(
+        conn, DATATABLE_SELECT + " WHERE d.database_name = ? ORDER BY t.id", (database_name,)
+    )
+
+
 def list_datatables(
     conn,
     app_id: int,

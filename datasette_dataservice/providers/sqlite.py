@@ -13,7 +13,15 @@ from ..schema.names import quote_identifier as q
 from .base import MigrationPlan, Provider, ProviderError, TableSpec
 from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, jsonb_view_sql, key_list
 from .sqlite_migrate import plan_flat_table, plan_jsonb, run_in_place, run_rebuild
-from .sqlite_values import to_native
+from .sqlite_rows import (
+    all_keys,
+    existing_values,
+    rows_by_key,
+    select_by_rowid,
+    write_documents,
+    write_flat,
+)
+from .sqlite_values import to_native, to_storage
 
 
 class SQLiteProvider(Provider):
@@ -89,6 +97,57 @@ class SQLiteProvider(Provider):
         result = await self.database.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name])
         row = result.first()
         return row[0] if row else None
+
+    async def write_rows(
+        self, spec: TableSpec, rows: list[dict[str, Any]], mode: str, returning: bool
+    ) -> list[dict[str, Any]] | None:
+        write = write_documents if self.provider_type == "jsonb" else write_flat
+
+        def run(conn: sqlite3.Connection):
+            rowids = write(conn, spec, rows, mode, returning)
+            return None if rowids is None else select_by_rowid(conn, spec.physical_name, rowids)
+
+        try:
+            return await self.database.execute_write_fn(run)
+        except sqlite3.IntegrityError as error:
+            raise ProviderError(f"SQLite refused the rows: {error}") from error
+
+    async def update_row(self, spec: TableSpec, key: dict[str, Any], row: dict[str, Any]) -> None:
+        """Replace one stored row (found by ``key``) with the validated ``row``."""
+        if self.provider_type == "jsonb":
+            document = json.dumps({k: v for k, v in row.items() if k != "_id"}, ensure_ascii=False)
+            sql = f"UPDATE {q(spec.physical_name)} SET data = ? WHERE id = ?"
+            params = [document, key["_id"]]
+        else:
+            by_name = {f["name"]: f for f in spec.fields}
+            assignments = ", ".join(f"{q(n)} = ?" for n in by_name)
+            where = " AND ".join(f"{q(c)} = ?" for c in key)
+            sql = f"UPDATE {q(spec.physical_name)} SET {assignments} WHERE {where}"
+            params = [to_storage(row.get(n), f) for n, f in by_name.items()] + list(key.values())
+        try:
+            await self.database.execute_write_fn(lambda conn: conn.execute(sql, params))
+        except sqlite3.IntegrityError as error:
+            raise ProviderError(f"SQLite refused the row: {error}") from error
+
+    async def existing_values(
+        self, spec: TableSpec, columns: tuple[str, ...], candidates: list[Any]
+    ) -> set[Any]:
+        source = self.data_resource(spec.physical_name)
+        return await self.database.execute_fn(
+            lambda conn: existing_values(conn, source, columns, candidates)
+        )
+
+    async def all_keys(self, spec: TableSpec, columns: tuple[str, ...]) -> set[tuple]:
+        source = self.data_resource(spec.physical_name)
+        return await self.database.execute_fn(lambda conn: all_keys(conn, source, columns))
+
+    async def rows_by_key(
+        self, spec: TableSpec, key: list[str], keys: list[tuple]
+    ) -> dict[tuple, dict[str, Any]]:
+        source = self.data_resource(spec.physical_name)
+        return await self.database.execute_fn(
+            lambda conn: rows_by_key(conn, spec, source, key, keys)
+        )
 
     async def count_rows(self, physical_name: str) -> int | None:
         if not await self.database.table_exists(physical_name):

@@ -128,6 +128,16 @@ class DataService:
         cls = self.provider_class(datatable["provider_type"], datatable["engine"])
         return cls.data_resource(datatable["physical_table_name"])
 
+    async def managed_datatable(self, database_name: str, table: str) -> dict[str, Any] | None:
+        """The datatable stored in ``table`` (or served by it) of a managed database."""
+        if database_name not in self.managed_databases:
+            return None
+        for datatable in await self.read(store.datatables_in_database, database_name):
+            names = {datatable["physical_table_name"], self.data_resource(datatable)}
+            if table.lower() in {n.lower() for n in names} and datatable["is_materialized"]:
+                return datatable
+        return None
+
     async def managed_tables(self) -> list[tuple[str, str]]:
         """(database, table or view) of every materialized datatable, deleted ones included."""
         pairs = []

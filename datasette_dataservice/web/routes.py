@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import apps, datasources, datatables, pages
 from .context import endpoint
+from .core_writes import core_write_view
 
 PREFIX = r"^/(?:-|api)/apps"
 APP = r"/(?P<app>[^/]+?)"
@@ -14,9 +15,20 @@ END = r"(?:\.json)?/?$"
 ACTION_END = r"/?$"
 
 
+# Datasette's own write endpoints, with core's patterns (see web/core_writes.py).
+CORE_TABLE = r"^/(?P<database>[^\/\.]+)/(?P<table>[^\/\.]+)/-/"
+CORE_ROW = r"^/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/update$"
+
+
 def route_table() -> list[tuple[str, object]]:
     table_base = PREFIX + APP + DS + TABLE
+    core_writes = [
+        (CORE_TABLE + f"{kind}$", core_write_view(kind))
+        for kind in ("insert", "upsert", "alter", "drop", "set-column-type")
+    ]
     return [
+        *core_writes,
+        (CORE_ROW, core_write_view("update")),
         (PREFIX + END, endpoint(pages.apps_page, get=apps.list_apps, post=apps.create_app)),
         (PREFIX + APP + "/stats" + END, endpoint(get=apps.app_stats)),
         (PREFIX + APP + "/operations" + END, endpoint(get=apps.app_operations)),

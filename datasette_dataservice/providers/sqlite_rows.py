@@ -1,0 +1,145 @@
+"""Writing validated rows to SQLite: flat_table columns or jsonb documents.
+
+Written with plain ``executemany`` rather than sqlite-utils' ``insert_all``: the rows are
+already validated and cast, so the per-row type detection and checks sqlite-utils does are
+work the hot path can skip.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..schema.names import quote_identifier as q
+from .base import TableSpec
+from .sqlite_ddl import key_list
+from .sqlite_values import to_native, to_storage
+
+MODES = ("insert", "ignore", "replace", "upsert")
+
+
+def _insert_sql(table: str, columns: list[str], mode: str, conflict: list[str]) -> str:
+    verb = {"insert": "INSERT", "ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}
+    sql = (
+        f"{verb.get(mode, 'INSERT')} INTO {q(table)} ({', '.join(q(c) for c in columns)})"
+        f" VALUES ({', '.join('?' for _ in columns)})"
+    )
+    if mode == "upsert":
+        updates = [c for c in columns if c not in conflict] or conflict[:1]
+        sql += f" ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET " + ", ".join(
+            f"{q(c)} = excluded.{q(c)}" for c in updates
+        )
+    return sql
+
+
+def write_flat(
+    conn: sqlite3.Connection,
+    spec: TableSpec,
+    rows: list[dict[str, Any]],
+    mode: str,
+    returning: bool,
+) -> list[int] | None:
+    """Insert (or upsert) validated rows; the rowids written when ``returning``."""
+    fields = spec.fields
+    columns = [f["name"] for f in fields]
+    sql = _insert_sql(spec.physical_name, columns, mode, key_list(spec.schema.get("primaryKey")))
+    values = [[to_storage(row.get(f["name"]), f) for f in fields] for row in rows]
+    if not returning:
+        conn.executemany(sql, values)
+        return None
+    rowids = []
+    for row_values in values:
+        cursor = conn.execute(sql + (" RETURNING rowid" if mode == "upsert" else ""), row_values)
+        rowids.append(cursor.fetchone()[0] if mode == "upsert" else cursor.lastrowid)
+    return rowids
+
+
+def write_documents(
+    conn: sqlite3.Connection,
+    spec: TableSpec,
+    rows: list[dict[str, Any]],
+    mode: str,
+    returning: bool,
+) -> list[int] | None:
+    """Store each validated row as one JSON document; ``_id`` picks the document id."""
+    sql = _insert_sql(spec.physical_name, ["id", "data"], mode, ["id"])
+    values = [
+        (
+            row.get("_id"),
+            json.dumps({k: v for k, v in row.items() if k != "_id"}, ensure_ascii=False),
+        )
+        for row in rows
+    ]
+    if not returning:
+        conn.executemany(sql, values)
+        return None
+    return [conn.execute(sql + " RETURNING id", v).fetchone()[0] for v in values]
+
+
+def select_by_rowid(conn: sqlite3.Connection, table: str, rowids: list[int]) -> list[dict]:
+    if not rowids:
+        return []
+    cursor = conn.execute(
+        f"SELECT rowid AS __rowid, * FROM {q(table)} WHERE rowid IN"
+        f" ({', '.join('?' for _ in rowids)})",
+        rowids,
+    )
+    names = [d[0] for d in cursor.description]
+    by_rowid = {row[0]: dict(zip(names[1:], row[1:], strict=True)) for row in cursor.fetchall()}
+    return [by_rowid[r] for r in rowids if r in by_rowid]
+
+
+def existing_values(
+    conn: sqlite3.Connection, source: str, columns: tuple[str, ...], candidates: list[Any]
+) -> set[Any]:
+    """Which of ``candidates`` (values, or tuples for several columns) ``source`` holds."""
+    found: set[Any] = set()
+    if not candidates:
+        return found
+    select = ", ".join(q(c) for c in columns)
+    chunk = max(1, 900 // len(columns))
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start : start + chunk]
+        if len(columns) == 1:
+            where = f"{q(columns[0])} IN ({', '.join('?' for _ in part)})"
+            params: list[Any] = list(part)
+        else:
+            one = "(" + " AND ".join(f"{q(c)} = ?" for c in columns) + ")"
+            where = " OR ".join([one] * len(part))
+            params = [v for candidate in part for v in candidate]
+        for row in conn.execute(f"SELECT {select} FROM {q(source)} WHERE {where}", params):
+            found.add(row[0] if len(columns) == 1 else tuple(row))
+    return found
+
+
+def all_keys(conn: sqlite3.Connection, source: str, columns: tuple[str, ...]) -> set[tuple]:
+    select = ", ".join(q(c) for c in columns)
+    return {tuple(row) for row in conn.execute(f"SELECT {select} FROM {q(source)}")}
+
+
+def rows_by_key(
+    conn: sqlite3.Connection, spec: TableSpec, source: str, key: list[str], keys: list[tuple]
+) -> dict[tuple, dict[str, Any]]:
+    """Stored rows (as JSON-native records) for each primary-key tuple found."""
+    if not keys:
+        return {}
+    by_name = {f["name"]: f for f in spec.fields}
+    one = "(" + " AND ".join(f"{q(c)} = ?" for c in key) + ")"
+    found: dict[tuple, dict[str, Any]] = {}
+    chunk = max(1, 900 // len(key))
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        cursor = conn.execute(
+            f"SELECT {', '.join(q(c) for c in key)}, * FROM {q(source)}"
+            f" WHERE {' OR '.join([one] * len(part))}",
+            [v for k in part for v in k],
+        )
+        names = [d[0] for d in cursor.description][len(key) :]
+        for row in cursor.fetchall():
+            record = dict(zip(names, row[len(key) :], strict=True))
+            native = {n: to_native(v, by_name[n]) for n, v in record.items() if n in by_name}
+            if "_id" in record:
+                native["_id"] = record["_id"]
+            found[tuple(row[: len(key)])] = native
+    return found

@@ -1,0 +1,209 @@
+"""Validated writes: every row that enters a managed table satisfies its Table Schema.
+
+Rows are numbered from 1 in the order the request gave them. A batch is all or nothing,
+unless ``on_invalid="skip"`` asks to keep the valid rows and report the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import store
+from ..errors import BadRequest, DataServiceError
+from ..providers.base import ProviderError, TableSpec
+from ..schema.cast import make_error
+from ..schema.rows import RowValidator, compile_validator
+from .core import DataService
+from .datatables import table_spec
+
+ON_INVALID = ("refuse", "skip")
+
+
+@dataclass
+class Written:
+    count: int
+    rows: list[dict[str, Any]] | None = None
+    skipped: int = 0
+    report: dict[str, Any] | None = None
+
+
+def documents_of(datatable: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """jsonb rows may come as Datasette's ``{"id", "data": {...}}`` or as the document itself."""
+    if datatable["provider_type"] != "jsonb":
+        return rows
+    documents = []
+    for row in rows:
+        if isinstance(row.get("data"), dict) and set(row) <= {"id", "data"}:
+            document = dict(row["data"])
+            if "id" in row:
+                document["_id"] = row["id"]
+            documents.append(document)
+        else:
+            documents.append(row)
+    return documents
+
+
+def _without_ids(rows: list[dict[str, Any]]) -> tuple[list[dict], list[Any]]:
+    return [{k: v for k, v in r.items() if k != "_id"} for r in rows], [r.get("_id") for r in rows]
+
+
+async def check_rows(
+    service: DataService,
+    datatable: dict[str, Any],
+    spec: TableSpec,
+    rows: list[dict[str, Any]],
+    *,
+    against_stored: bool,
+):
+    """Validate ``rows`` with the schema, keys checked against stored rows too."""
+    provider = service.provider_for(datatable)
+    validator = compile_validator(spec.schema)
+    cache: dict[tuple, set] = {}
+
+    def foreign_keys(resource: str, fields: tuple[str, ...]):
+        return cache.get((resource, tuple(fields)))
+
+    for fk in spec.schema.get("foreignKeys") or []:
+        resource = (fk.get("reference") or {}).get("resource") or ""
+        fields = fk["reference"]["fields"]
+        fields = (fields,) if isinstance(fields, str) else tuple(fields)
+        target = await _referenced(service, datatable, spec, resource)
+        if target is not None:
+            cache[(resource, fields)] = await service.provider_for(target[0]).all_keys(
+                target[1], fields
+            )
+    records, ids = _without_ids(rows)
+    result = validator.validate_records(records, first_row_number=1, foreign_keys=foreign_keys)
+    if against_stored:
+        result.errors += await _stored_duplicates(provider, spec, validator, result)
+    result.errors.sort(key=lambda e: e.get("rowNumber") or 0)
+    for row, number in zip(result.rows, result.row_numbers, strict=True):
+        if ids[number - 1] is not None:
+            row["_id"] = ids[number - 1]
+    return result
+
+
+async def _referenced(service, datatable, spec: TableSpec, resource: str):
+    if not resource:
+        return datatable, spec
+    others = await service.read(store.get_datatable, datatable["datasource_id"], resource)
+    if others is None or not others["is_materialized"]:
+        return None
+    return others, table_spec(others)
+
+
+async def _stored_duplicates(provider, spec, validator: RowValidator, result) -> list[dict]:
+    """unique-error for values the batch shares with rows already stored."""
+    errors = []
+    names = [f["name"] for f in spec.fields]
+    for columns in validator.unique_columns():
+        seen = result.seen.get(columns) or {}
+        clashes = await provider.existing_values(spec, columns, list(seen))
+        for value in clashes:
+            number = seen[value]
+            errors.append(
+                make_error(
+                    "unique-error",
+                    number,
+                    f"the same as a stored row: {', '.join(columns)} = {value!r}",
+                    value,
+                    ", ".join(columns),
+                    names.index(columns[0]) + 1,
+                )
+            )
+    return errors
+
+
+def _refuse(result, action: str) -> None:
+    report = result.report()
+    raise DataServiceError(
+        [e["message"] for e in report["errors"][:10]]
+        + ([f"... and {len(result.errors) - 10} more"] if len(result.errors) > 10 else []),
+        status=400,
+        report=report,
+    )
+
+
+async def write_rows(
+    service: DataService,
+    datatable: dict[str, Any],
+    rows: list[dict[str, Any]],
+    *,
+    mode: str = "insert",
+    on_invalid: str = "refuse",
+    returning: bool = False,
+) -> Written:
+    """Validate and write ``rows`` (mode: insert, ignore, replace or upsert)."""
+    if on_invalid not in ON_INVALID:
+        raise BadRequest(f'"on_invalid" must be one of {", ".join(ON_INVALID)}')
+    spec = table_spec(datatable)
+    provider = service.provider_for(datatable)
+    rows = documents_of(datatable, rows)
+    if mode == "upsert":
+        rows = await _merged_with_stored(provider, datatable, spec, rows)
+    result = await check_rows(service, datatable, spec, rows, against_stored=mode == "insert")
+    report = None
+    if result.errors:
+        if on_invalid != "skip":
+            _refuse(result, mode)
+        report = result.report()
+    try:
+        stored = await provider.write_rows(spec, result.rows, mode, returning)
+    except ProviderError as error:
+        raise BadRequest(str(error)) from error
+    return Written(len(result.rows), stored, len(rows) - len(result.rows), report)
+
+
+async def _merged_with_stored(provider, datatable, spec: TableSpec, rows: list[dict]):
+    """An upsert row changes only the fields it names: validate the row it will become."""
+    key = list(spec.schema.get("primaryKey") or [])
+    if datatable["provider_type"] == "jsonb":
+        key = ["_id"]
+    if isinstance(key, str):
+        key = [key]
+    if not key:
+        raise BadRequest("upsert needs a primaryKey in the datatable's schema")
+    missing = [i + 1 for i, row in enumerate(rows) if any(row.get(k) is None for k in key)]
+    if missing:
+        raise BadRequest(
+            f"upsert rows must include the primary key ({', '.join(key)}); rows {missing[:10]} "
+            "do not"
+        )
+    keys = [tuple(row[k] for k in key) for row in rows]
+    stored = await provider.rows_by_key(spec, ["_id" if k == "_id" else k for k in key], keys)
+    return [{**stored.get(k, {}), **row} for k, row in zip(keys, rows, strict=True)]
+
+
+async def update_row(
+    service: DataService, datatable: dict[str, Any], key: dict[str, Any], update: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge ``update`` into the stored row, validate the whole row, write it."""
+    spec = table_spec(datatable)
+    provider = service.provider_for(datatable)
+    stored = await provider.rows_by_key(spec, list(key), [tuple(key.values())])
+    if not stored:
+        raise DataServiceError("Record not found", status=404)
+    (current,) = stored.values()
+    if datatable["provider_type"] == "jsonb":
+        update = documents_of(datatable, [update])[0]
+    merged = {**current, **update}
+    result = await check_rows(service, datatable, spec, [merged], against_stored=False)
+    if result.errors:
+        _refuse(result, "update")
+    try:
+        await provider.update_row(spec, key, result.rows[0])
+    except ProviderError as error:
+        raise BadRequest(str(error)) from error
+    return result.rows[0]
+
+
+async def validate_rows(
+    service: DataService, datatable: dict[str, Any], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The report writing ``rows`` would produce; nothing is written."""
+    spec = table_spec(datatable)
+    result = await check_rows(
+        service, datatable, spec, documents_of(datatable, rows), against_stored=True
+    )
+    return result.report()

@@ -1,0 +1,195 @@
+"""Datasette's own write endpoints, on managed tables: same requests, same responses, but
+every row is validated against the datatable's Table Schema, and schema changes are sent to
+the data service.
+
+These routes shadow core's (plugin routes come first); on any table the data service does
+not manage they hand the request to core's own view, untouched.
+"""
+
+from __future__ import annotations
+
+import json
+
+from datasette.events import InsertRowsEvent, UpdateRowEvent, UpsertRowsEvent
+from datasette.resources import TableResource
+from datasette.utils import CustomJSONEncoder
+from datasette.utils.asgi import NotFound, Response
+from datasette.views.row import RowUpdateView
+from datasette.views.table import (
+    TableDropView,
+    TableInsertView,
+    TableSetColumnTypeView,
+    TableUpsertView,
+)
+from datasette.views.table_create_alter import TableAlterView
+
+from ..errors import BadRequest, DataServiceError, Forbidden
+from ..service import writes
+from ..service.core import service_for
+from . import responses
+from .serialize import datatable_path
+
+CORE_VIEWS = {
+    "insert": TableInsertView,
+    "upsert": TableUpsertView,
+    "alter": TableAlterView,
+    "drop": TableDropView,
+    "set-column-type": TableSetColumnTypeView,
+    "update": RowUpdateView,
+}
+INSERT_KEYS = {"row", "rows", "return", "ignore", "replace", "alter", "on_invalid"}
+
+
+async def _managed(datasette, request):
+    """The datatable behind the request's table, or None for tables the service ignores."""
+    try:
+        resolved = await datasette.resolve_table(request)
+    except NotFound:
+        return None, None
+    service = service_for(datasette)
+    datatable = await service.managed_datatable(resolved.db.name, resolved.table)
+    return resolved, datatable
+
+
+def core_write_view(kind: str):
+    async def view(datasette, request):
+        resolved, datatable = await _managed(datasette, request)
+        if datatable is None:
+            return await CORE_VIEWS[kind](datasette).dispatch_request(request)
+        try:
+            if not datatable["is_active"]:
+                raise DataServiceError(
+                    f'DataTable "{datatable["name"]}" is deleted; restore it to write to it',
+                    status=404,
+                )
+            if kind in {"insert", "upsert"}:
+                return await _insert(datasette, request, resolved, datatable, kind)
+            if kind == "update":
+                return await _update(datasette, request, resolved, datatable)
+            path = datatable_path(
+                datatable["app_slug"], datatable["datasource_slug"], datatable["name"]
+            )
+            raise Forbidden(
+                f'Table "{resolved.table}" is managed by the data service: change its schema '
+                f"with PUT or PATCH {path}, or drop it with DELETE {path}?purge=true"
+            )
+        except DataServiceError as error:
+            return responses.error(error)
+
+    return view
+
+
+async def _require(datasette, request, resolved, *actions: str) -> None:
+    resource = TableResource(database=resolved.db.name, table=resolved.table)
+    for action in actions:
+        if not await datasette.allowed(action=action, resource=resource, actor=request.actor):
+            raise Forbidden(f"Permission denied: need {action}")
+
+
+async def _json(request) -> dict:
+    try:
+        data = json.loads(await request.post_body())
+    except ValueError as e:
+        raise BadRequest(f"Invalid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise BadRequest("JSON must be a dictionary")
+    return data
+
+
+async def _insert(datasette, request, resolved, datatable, kind: str) -> Response:
+    upsert = kind == "upsert"
+    await _require(datasette, request, resolved, "insert-row", *(["update-row"] if upsert else []))
+    data = await _json(request)
+    unknown = set(data) - INSERT_KEYS
+    if unknown:
+        raise BadRequest('Invalid parameter: "{}"'.format('", "'.join(sorted(unknown))))
+    if ("row" in data) == ("rows" in data):
+        raise BadRequest('JSON must have one or other of "row" or "rows"')
+    rows = [data["row"]] if "row" in data else data["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise BadRequest('"rows" must be a list of dictionaries')
+    limit = service_for(datasette).config.max_rows_per_request
+    if len(rows) > limit:
+        raise DataServiceError(f"Too many rows, maximum allowed is {limit}", status=413)
+    if data.get("alter"):
+        raise BadRequest(
+            '"alter" cannot add columns to a managed table: add fields to its schema instead'
+        )
+    if data.get("ignore") and data.get("replace"):
+        raise BadRequest('Cannot use "ignore" and "replace" at the same time')
+    if upsert and (data.get("ignore") or data.get("replace")):
+        raise BadRequest("Upsert does not support ignore or replace")
+    if data.get("replace"):
+        await _require(datasette, request, resolved, "update-row")
+    mode = (
+        "upsert"
+        if upsert
+        else "ignore"
+        if data.get("ignore")
+        else "replace"
+        if data.get("replace")
+        else "insert"
+    )
+    returning = bool(data.get("return") or "row" in data) and await datasette.allowed(
+        action="view-table",
+        resource=TableResource(database=resolved.db.name, table=resolved.table),
+        actor=request.actor,
+    )
+    written = await writes.write_rows(
+        service_for(datasette),
+        datatable,
+        rows,
+        mode=mode,
+        on_invalid=data.get("on_invalid", "refuse"),
+        returning=returning,
+    )
+    result: dict = {"ok": True}
+    if returning:
+        result["rows"] = written.rows
+    if written.report is not None:
+        result.update(written=written.count, skipped=written.skipped, report=written.report)
+    event = UpsertRowsEvent if upsert else InsertRowsEvent
+    extra = {} if upsert else {"ignore": mode == "ignore", "replace": mode == "replace"}
+    await datasette.track_event(
+        event(
+            actor=request.actor,
+            database=resolved.db.name,
+            table=resolved.table,
+            num_rows=written.count,
+            **extra,
+        )
+    )
+    return Response.json(result, status=200 if upsert else 201, default=CustomJSONEncoder().default)
+
+
+async def _update(datasette, request, resolved, datatable) -> Response:
+    try:
+        row = await datasette.resolve_row(request)
+    except NotFound as e:
+        raise DataServiceError(e.args[0], status=404) from e
+    await _require(datasette, request, resolved, "update-row")
+    data = await _json(request)
+    if not isinstance(data.get("update"), dict):
+        raise BadRequest("JSON must contain an update dictionary")
+    invalid = set(data) - {"update", "return", "alter"}
+    if invalid:
+        raise BadRequest("Invalid keys: {}".format(", ".join(sorted(invalid))))
+    if data.get("alter"):
+        raise BadRequest('"alter" cannot add columns to a managed table: change its schema')
+    pks = await resolved.db.primary_keys(resolved.table) or ["rowid"]
+    if datatable["provider_type"] == "jsonb":
+        pks = ["_id"]
+    key = dict(zip(pks, row.pk_values, strict=True))
+    updated = await writes.update_row(service_for(datasette), datatable, key, data["update"])
+    await datasette.track_event(
+        UpdateRowEvent(
+            actor=request.actor,
+            database=resolved.db.name,
+            table=resolved.table,
+            pks=row.pk_values,
+        )
+    )
+    result: dict = {"ok": True}
+    if data.get("return"):
+        result["row"] = updated
+    return Response.json(result, default=CustomJSONEncoder().default)
