@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from datasette.database import Database
@@ -18,6 +18,7 @@ from .sqlite_rows import (
     existing_values,
     rows_by_key,
     select_by_rowid,
+    write_batch,
     write_documents,
     write_flat,
 )
@@ -109,6 +110,32 @@ class SQLiteProvider(Provider):
 
         try:
             return await self.database.execute_write_fn(run)
+        except sqlite3.IntegrityError as error:
+            raise ProviderError(f"SQLite refused the rows: {error}") from error
+
+    async def import_batches(
+        self,
+        spec: TableSpec,
+        batches: Iterator[tuple[list[dict[str, Any]], list[int]]],
+        mode: str,
+        skip: bool,
+        on_refused: Callable[[list[int]], None],
+    ) -> None:
+        """Write every batch in ONE transaction: an import lands whole or not at all.
+
+        ``batches`` yields (rows, row numbers) and may block while the upload streams in;
+        with ``skip``, rows the engine refuses are reported through ``on_refused``.
+        """
+        write = write_documents if self.provider_type == "jsonb" else write_flat
+
+        def run(conn: sqlite3.Connection) -> None:
+            for rows, numbers in batches:
+                refused = write_batch(conn, write, spec, rows, mode, skip)
+                if refused:
+                    on_refused([numbers[i] for i in refused])
+
+        try:
+            await self.database.execute_write_fn(run)
         except sqlite3.IntegrityError as error:
             raise ProviderError(f"SQLite refused the rows: {error}") from error
 

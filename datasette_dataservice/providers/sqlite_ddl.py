@@ -164,11 +164,46 @@ def jsonb_view_sql(spec: TableSpec) -> str:
     )
 
 
+def jsonb_keys(spec: TableSpec) -> list[list[str]]:
+    """The schema's keys (primary key first, then unique fields and uniqueKeys)."""
+    keys = []
+    if spec.schema.get("primaryKey"):
+        keys.append(key_list(spec.schema["primaryKey"]))
+    keys += [[f["name"]] for f in spec.fields if (f.get("constraints") or {}).get("unique")]
+    keys += [key_list(k) for k in spec.schema.get("uniqueKeys") or []]
+    unique: list[list[str]] = []
+    for key in keys:
+        if key not in unique:
+            unique.append(key)
+    return unique
+
+
+def jsonb_key_expressions(key: list[str]) -> str:
+    return ", ".join(json_field(name) for name in key)
+
+
+def jsonb_index_sql(spec: TableSpec) -> list[str]:
+    """Unique expression indexes, so the engine enforces a jsonb table's keys too."""
+    return [
+        f"CREATE UNIQUE INDEX {q(f'{spec.physical_name}_key_{n}')} ON {q(spec.physical_name)}"
+        f" ({jsonb_key_expressions(key)})"
+        for n, key in enumerate(jsonb_keys(spec))
+    ]
+
+
+def jsonb_drop_index_sql(spec: TableSpec) -> list[str]:
+    return [
+        f"DROP INDEX IF EXISTS {q(f'{spec.physical_name}_key_{n}')}"
+        for n in range(len(jsonb_keys(spec)))
+    ]
+
+
 def jsonb_sql(spec: TableSpec) -> list[str]:
     return [
         f"CREATE TABLE {q(spec.physical_name)} (\n  id INTEGER PRIMARY KEY,\n  data TEXT NOT NULL"
         " CHECK (json_valid(data) AND json_type(data) = 'object')\n) STRICT",
         jsonb_view_sql(spec),
+        *jsonb_index_sql(spec),
     ]
 
 

@@ -15,7 +15,14 @@ from typing import Any
 from ..schema.diff import Operation, rename_schema
 from ..schema.names import quote_identifier as q
 from .base import MigrationPlan, TableSpec
-from .sqlite_ddl import column_definitions, flat_table_sql, jsonb_view_name, jsonb_view_sql
+from .sqlite_ddl import (
+    column_definitions,
+    flat_table_sql,
+    jsonb_drop_index_sql,
+    jsonb_index_sql,
+    jsonb_view_name,
+    jsonb_view_sql,
+)
 from .sqlite_ddl import table_constraints as constraints_of
 from .sqlite_values import to_native, to_storage
 
@@ -100,6 +107,8 @@ def plan_jsonb(old: TableSpec, new: TableSpec, operations: list[Operation]) -> M
     for op in operations:
         op.effect = "metadata"
     sql = [f"DROP VIEW IF EXISTS {q(jsonb_view_name(new.physical_name))}", jsonb_view_sql(new)]
+    if jsonb_index_sql(old) != jsonb_index_sql(new):
+        sql += [*jsonb_drop_index_sql(old), *jsonb_index_sql(new)]
     return MigrationPlan(operations, sql, sources=sources_of(old, new, renames_of(operations)))
 
 

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from ..schema.names import quote_identifier as q
 from .base import TableSpec
-from .sqlite_ddl import key_list
+from .sqlite_ddl import jsonb_key_expressions, key_list
 from .sqlite_values import to_native, to_storage
 
 MODES = ("insert", "ignore", "replace", "upsert")
 
 
-def _insert_sql(table: str, columns: list[str], mode: str, conflict: list[str]) -> str:
+def _insert_sql(
+    table: str, columns: list[str], mode: str, conflict: list[str], target: str | None = None
+) -> str:
+    """``target`` overrides the conflict target (an expression list matching a unique index)."""
     verb = {"insert": "INSERT", "ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}
     sql = (
         f"{verb.get(mode, 'INSERT')} INTO {q(table)} ({', '.join(q(c) for c in columns)})"
@@ -27,9 +31,9 @@ def _insert_sql(table: str, columns: list[str], mode: str, conflict: list[str]) 
     )
     if mode == "upsert":
         updates = [c for c in columns if c not in conflict] or conflict[:1]
-        sql += f" ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO UPDATE SET " + ", ".join(
-            f"{q(c)} = excluded.{q(c)}" for c in updates
-        )
+        target = target or ", ".join(q(c) for c in conflict)
+        assignments = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in updates)
+        sql += f" ON CONFLICT ({target}) DO UPDATE SET {assignments}"
     return sql
 
 
@@ -63,7 +67,13 @@ def write_documents(
     returning: bool,
 ) -> list[int] | None:
     """Store each validated row as one JSON document; ``_id`` picks the document id."""
-    sql = _insert_sql(spec.physical_name, ["id", "data"], mode, ["id"])
+    primary_key = key_list(spec.schema.get("primaryKey"))
+    if mode == "upsert" and primary_key and all(r.get("_id") is None for r in rows):
+        # Upsert by the schema's primary key: update the document holding it, keep its id.
+        target = jsonb_key_expressions(primary_key)
+        sql = _insert_sql(spec.physical_name, ["id", "data"], mode, ["id"], target)
+    else:
+        sql = _insert_sql(spec.physical_name, ["id", "data"], mode, ["id"])
     values = [
         (
             row.get("_id"),
@@ -143,3 +153,39 @@ def rows_by_key(
                 native["_id"] = record["_id"]
             found[tuple(row[: len(key)])] = native
     return found
+
+
+def write_batch(
+    conn: sqlite3.Connection,
+    write: Callable[..., Any],
+    spec: TableSpec,
+    rows: list[dict[str, Any]],
+    mode: str,
+    skip: bool,
+) -> list[int]:
+    """Write one import batch inside the caller's transaction.
+
+    Returns the positions of rows the engine refused (a key already stored, say): with
+    ``skip`` they are left out and the rest kept; without it the error propagates.
+    """
+    if not skip:
+        write(conn, spec, rows, mode, False)
+        return []
+    conn.execute("SAVEPOINT batch")
+    try:
+        write(conn, spec, rows, mode, False)
+        conn.execute("RELEASE batch")
+        return []
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+    refused = []
+    for position, row in enumerate(rows):
+        conn.execute("SAVEPOINT one_row")
+        try:
+            write(conn, spec, [row], mode, False)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO one_row")
+            refused.append(position)
+        conn.execute("RELEASE one_row")
+    return refused

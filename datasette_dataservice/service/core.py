@@ -43,6 +43,7 @@ class DataService:
         self.managed_databases: set[str] = set()
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
         _services[datasette] = self
 
     async def start(self) -> None:

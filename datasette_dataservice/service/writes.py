@@ -44,10 +44,6 @@ def documents_of(datatable: dict[str, Any], rows: list[dict[str, Any]]) -> list[
     return documents
 
 
-def _without_ids(rows: list[dict[str, Any]]) -> tuple[list[dict], list[Any]]:
-    return [{k: v for k, v in r.items() if k != "_id"} for r in rows], [r.get("_id") for r in rows]
-
-
 async def check_rows(
     service: DataService,
     datatable: dict[str, Any],
@@ -59,11 +55,44 @@ async def check_rows(
     """Validate ``rows`` with the schema, keys checked against stored rows too."""
     provider = service.provider_for(datatable)
     validator = compile_validator(spec.schema)
+    foreign_keys = await foreign_key_lookup(service, datatable, spec)
+    result = validate_records(validator, rows, 1, foreign_keys)
+    if against_stored:
+        clashes = await _stored_duplicates(provider, spec, validator, result)
+        if clashes:
+            result.errors += clashes
+            refused = {e["rowNumber"] for e in clashes}
+            kept = [
+                (r, n)
+                for r, n in zip(result.rows, result.row_numbers, strict=True)
+                if n not in refused
+            ]
+            result.rows = [r for r, _ in kept]
+            result.row_numbers = [n for _, n in kept]
+    result.errors.sort(key=lambda e: e.get("rowNumber") or 0)
+    return result
+
+
+def validate_records(validator: RowValidator, rows: list[dict], first_row_number: int, lookup):
+    """Validate rows whose ``_id`` (a jsonb document id) is not a field, and keep the ids."""
+    ids = [r.get("_id") for r in rows]
+    if all(i is None for i in ids):
+        return validator.validate_records(
+            rows, first_row_number=first_row_number, foreign_keys=lookup
+        )
+    records = [{k: v for k, v in r.items() if k != "_id"} for r in rows]
+    result = validator.validate_records(
+        records, first_row_number=first_row_number, foreign_keys=lookup
+    )
+    for row, number in zip(result.rows, result.row_numbers, strict=True):
+        if ids[number - first_row_number] is not None:
+            row["_id"] = ids[number - first_row_number]
+    return result
+
+
+async def foreign_key_lookup(service: DataService, datatable: dict[str, Any], spec: TableSpec):
+    """The validator's foreign-key callback: the key tuples each referenced table holds."""
     cache: dict[tuple, set] = {}
-
-    def foreign_keys(resource: str, fields: tuple[str, ...]):
-        return cache.get((resource, tuple(fields)))
-
     for fk in spec.schema.get("foreignKeys") or []:
         resource = (fk.get("reference") or {}).get("resource") or ""
         fields = fk["reference"]["fields"]
@@ -73,15 +102,11 @@ async def check_rows(
             cache[(resource, fields)] = await service.provider_for(target[0]).all_keys(
                 target[1], fields
             )
-    records, ids = _without_ids(rows)
-    result = validator.validate_records(records, first_row_number=1, foreign_keys=foreign_keys)
-    if against_stored:
-        result.errors += await _stored_duplicates(provider, spec, validator, result)
-    result.errors.sort(key=lambda e: e.get("rowNumber") or 0)
-    for row, number in zip(result.rows, result.row_numbers, strict=True):
-        if ids[number - 1] is not None:
-            row["_id"] = ids[number - 1]
-    return result
+
+    def foreign_keys(resource: str, fields: tuple[str, ...]):
+        return cache.get((resource, tuple(fields)))
+
+    return foreign_keys
 
 
 async def _referenced(service, datatable, spec: TableSpec, resource: str):
@@ -207,3 +232,9 @@ async def validate_rows(
         service, datatable, spec, documents_of(datatable, rows), against_stored=True
     )
     return result.report()
+
+
+def validate_table(datatable: dict[str, Any], table: list[list[str]]) -> dict[str, Any]:
+    """The report for CSV-style rows (the first is the header); nothing is written."""
+    validator = compile_validator(table_spec(datatable).schema)
+    return validator.validate_table(table[0], table[1:]).report()

@@ -23,6 +23,7 @@ class Call:
     request: Any
     service: DataService
     tenant: str = ""
+    receive: Any = None  # the ASGI receive callable, for handlers that stream the body
 
     @property
     def actor(self) -> dict | None:
@@ -83,7 +84,7 @@ def endpoint(html: Handler | None = None, **handlers: Handler):
     ``html`` renders the page for browsers; its errors use Datasette's HTML error page.
     """
 
-    async def view(datasette, request) -> Response:
+    async def view(datasette, request, receive) -> Response:
         if html is not None and wants_html(request):
             return await _page(html, datasette, request)
         handler = handlers.get(request.method.lower())
@@ -94,7 +95,7 @@ def endpoint(html: Handler | None = None, **handlers: Handler):
                     f"Method {request.method} is not allowed here; use {allowed}",
                     headers={"Allow": allowed},
                 )
-            return await handler(Call(datasette, request, service_for(datasette)))
+            return await handler(Call(datasette, request, service_for(datasette), receive=receive))
         except DataServiceError as e:
             return responses.error(e)
         except DatasetteForbidden as e:

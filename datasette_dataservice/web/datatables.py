@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datasette.utils.asgi import Response
 
-from ..errors import BadRequest
+from ..errors import BadRequest, DataServiceError
 from ..permissions import CHANGE_SCHEMA, MANAGE_APP, PURGE, VIEW_APP
-from ..service import datatables, listing, migrations, purge, stats
-from . import requests, responses
+from ..service import datatables, importer, listing, migrations, purge, stats, writes
+from . import requests, responses, uploads
 from .context import Call
 
 CREATE_KEYS = {"name", "description", "json_schema", "materialize"}
@@ -210,3 +210,51 @@ async def datatables_stats(call: Call):
     app_slug = call.vars["app"]
     await call.require(VIEW_APP, app_slug)
     return responses.stats(await stats.datatables_stats(call.service, call.tenant, app_slug))
+
+
+async def validate_rows(call: Call):
+    """Validate rows without writing: a JSON body ``{"rows": [...]}`` or a CSV/TSV upload."""
+    app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    datatable = await call.service.datatable(call.tenant, app_slug, ds_slug, name)
+    upload = uploads.format_of(call.request)
+    if upload in ("csv", "tsv"):
+        body = await call.request.post_body()
+        report = writes.validate_table(datatable, uploads.table_of(body, upload))
+    else:
+        body = await call.body({"row", "rows"})
+        report = await writes.validate_rows(call.service, datatable, uploads.rows_of(body))
+    return responses.ok({"valid": report["valid"], "report": report})
+
+
+async def import_rows(call: Call):
+    """Stream an upload (CSV, TSV, JSON array, NDJSON) into the datatable, validated."""
+    app_slug, ds_slug, name = _path(call)
+    await call.require(MANAGE_APP, app_slug)
+    datatable = await call.service.datatable(call.tenant, app_slug, ds_slug, name)
+    args = call.request.args
+    batch_size = requests.optional_int(call.request, "batch_size") or 10_000
+    status = await importer.import_rows(
+        call.service,
+        datatable,
+        uploads.body_chunks(call.receive),
+        format=uploads.format_of(call.request) or "",
+        actor=call.actor_id,
+        mode=args.get("mode", "insert"),
+        on_invalid=args.get("on_invalid", "refuse"),
+        batch_size=min(batch_size, 100_000),
+    )
+    body = status.as_dict()
+    if status.state == "done":
+        return responses.ok(body, status=201)
+    error = DataServiceError(status.error or "the import failed", status=400, report=body["report"])
+    return responses.error(error)
+
+
+async def import_status(call: Call):
+    app_slug, ds_slug, name = _path(call)
+    await call.require(VIEW_APP, app_slug)
+    status = call.service.imports.get(call.vars["import_id"])
+    if status is None or status.datatable != f"{app_slug}/{ds_slug}/{name}":
+        raise DataServiceError(f'Import "{call.vars["import_id"]}" not found', status=404)
+    return responses.ok(status.as_dict())

@@ -53,6 +53,12 @@ def route_table() -> list[tuple[str, object]]:
         (table_base + "/schema/diff" + END, endpoint(get=datatables.schema_diff)),
         (table_base + "/operations" + END, endpoint(get=datatables.datatable_operations)),
         (table_base + "/restore" + ACTION_END, endpoint(post=datatables.restore_datatable)),
+        (table_base + "/validate" + ACTION_END, endpoint(post=datatables.validate_rows)),
+        (table_base + "/import" + ACTION_END, endpoint(post=datatables.import_rows)),
+        (
+            table_base + r"/imports/(?P<import_id>[0-9a-f]+)" + END,
+            endpoint(get=datatables.import_status),
+        ),
         (table_base + "/materialize" + ACTION_END, endpoint(post=datatables.materialize_datatable)),
         (
             table_base + END,

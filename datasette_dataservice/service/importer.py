@@ -1,0 +1,220 @@
+"""Bulk imports: stream an upload, validate it in batches, write it in one transaction.
+
+The upload is read chunk by chunk into a small bounded queue; the database's write thread
+pulls from it, parses, validates and writes batch after batch inside one transaction, so
+memory stays flat however large the file, and an import lands whole or not at all (with
+``on_invalid="skip"``, the valid rows land and the rest are reported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import secrets
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from typing import Any
+
+from ..catalog.store import utc_now
+from ..errors import BadRequest, DataServiceError
+from ..providers.base import ProviderError
+from ..schema.cast import make_error
+from ..schema.readers import FORMATS, ReadError, read_rows
+from ..schema.rows import compile_validator
+from . import audit
+from .core import DataService
+from .datatables import table_spec
+from .writes import ON_INVALID, documents_of, foreign_key_lookup, validate_records
+
+MODES = ("insert", "upsert")
+MAX_REPORTED_ERRORS = 1000
+QUEUE_CHUNKS = 16
+
+
+@dataclass
+class ImportStatus:
+    """What an import has done so far; served at .../imports/{id}.json while it runs."""
+
+    id: str
+    datatable: str
+    format: str
+    mode: str
+    state: str = "running"
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_invalid: int = 0
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str | None = None
+    error: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "valid": not self.rows_invalid and self.error is None,
+            "stats": {
+                "rows": self.rows_read,
+                "errors": len(self.errors),
+                "invalid_rows": self.rows_invalid,
+            },
+            "errors": self.errors,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("errors")
+        return {**data, "report": self.report()}
+
+
+class _Refused(Exception):
+    pass
+
+
+class _Run:
+    """The write-thread side of one import: parse, validate, hand batches to the provider."""
+
+    def __init__(self, status: ImportStatus, datatable, spec, chunks: Iterable[bytes], **options):
+        self.status = status
+        self.datatable = datatable
+        self.spec = spec
+        self.chunks = chunks
+        self.skip = options["on_invalid"] == "skip"
+        self.batch_size = options["batch_size"]
+        self.lookup = options["foreign_keys"]
+        self.validator = compile_validator(spec.schema)
+
+    def _note(self, errors: list[dict[str, Any]]) -> None:
+        self.status.rows_invalid += len({e.get("rowNumber") for e in errors})
+        room = MAX_REPORTED_ERRORS - len(self.status.errors)
+        self.status.errors += errors[: max(room, 0)]
+        if not self.skip:
+            raise _Refused()
+
+    def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        rows = read_rows(self.chunks, self.status.format)
+        tabular = self.status.format in ("csv", "tsv")
+        header = next(rows, None) if tabular else None
+        if tabular and header is None:
+            raise ReadError("the upload is empty: a header row is needed")
+        number = 2 if tabular else 1  # frictionless counts a CSV header as row 1
+        while batch := list(islice(rows, self.batch_size)):
+            self.status.rows_read += len(batch)
+            if tabular:
+                result = self.validator.validate_table(
+                    header, batch, first_row_number=number, foreign_keys=self.lookup
+                )
+            else:
+                if not all(isinstance(r, dict) for r in batch):
+                    raise ReadError("every JSON row must be an object")
+                records = documents_of(self.datatable, batch)
+                result = validate_records(self.validator, records, number, self.lookup)
+            if result.errors:
+                self._note(result.errors)
+            number += len(batch)
+            yield result.rows, result.row_numbers
+            self.status.rows_written += len(result.rows)
+
+    def refused(self, numbers: list[int]) -> None:
+        errors = [make_error("unique-error", n, "the row's key is already stored") for n in numbers]
+        self.status.rows_written -= len(numbers)
+        self._note(errors)
+
+
+async def import_rows(
+    service: DataService,
+    datatable: dict[str, Any],
+    chunks: AsyncIterator[bytes],
+    *,
+    format: str,
+    actor: str | None,
+    mode: str = "insert",
+    on_invalid: str = "refuse",
+    batch_size: int = 10_000,
+) -> ImportStatus:
+    if format not in FORMATS:
+        raise BadRequest(f'"format" must be one of {", ".join(FORMATS)}')
+    if mode not in MODES:
+        raise BadRequest(f'"mode" must be one of {", ".join(MODES)}')
+    if on_invalid not in ON_INVALID:
+        raise BadRequest(f'"on_invalid" must be one of {", ".join(ON_INVALID)}')
+    if not datatable["is_materialized"]:
+        raise DataServiceError(f'DataTable "{datatable["name"]}" is not materialized', status=409)
+    spec = table_spec(datatable)
+    target = f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}"
+    status = ImportStatus(secrets.token_hex(8), target, format, mode)
+    service.imports[status.id] = status
+    pipe: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
+    run = _Run(
+        status,
+        datatable,
+        spec,
+        _drain(pipe),
+        on_invalid=on_invalid,
+        batch_size=batch_size,
+        foreign_keys=await foreign_key_lookup(service, datatable, spec),
+    )
+    provider = service.provider_for(datatable)
+    writing = asyncio.ensure_future(
+        provider.import_batches(
+            spec, run.batches(), "upsert" if mode == "upsert" else "insert", run.skip, run.refused
+        )
+    )
+    with audit.stopwatch() as elapsed:
+        await _feed(chunks, pipe, writing)
+        try:
+            await writing
+            status.state = "done"
+        except _Refused:
+            status.state, status.rows_written = "refused", 0
+            status.error = (
+                "invalid rows: nothing was imported (send on_invalid=skip to keep the rest)"
+            )
+        except (ReadError, ProviderError) as error:
+            status.state, status.rows_written, status.error = "failed", 0, str(error)
+        status.finished_at = utc_now()
+        duration = elapsed()
+    await service.write(
+        lambda conn: audit.record(
+            conn,
+            app_id=datatable["app_id"],
+            datasource_id=datatable["datasource_id"],
+            datatable_id=datatable["id"],
+            operation="import_rows",
+            target_type="datatable",
+            target=target,
+            actor=actor,
+            status="applied" if status.state == "done" else "refused",
+            error=status.error,
+            duration_ms=duration,
+            details={k: v for k, v in status.as_dict().items() if k != "report"},
+        )
+    )
+    return status
+
+
+async def _feed(chunks: AsyncIterator[bytes], pipe: queue.Queue, writing: asyncio.Future) -> None:
+    """Move the upload into the queue; stop early if the writer has already finished."""
+    try:
+        async for chunk in chunks:
+            if writing.done():
+                break
+            await asyncio.to_thread(_put, pipe, chunk, writing)
+    except Exception as error:  # noqa: BLE001 - handed to the writer, which reports it
+        await asyncio.to_thread(_put, pipe, ReadError(f"the upload broke off: {error}"), writing)
+    await asyncio.to_thread(_put, pipe, None, writing)
+
+
+def _put(pipe: queue.Queue, item: Any, writing: asyncio.Future) -> None:
+    while not writing.done():
+        try:
+            pipe.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _drain(pipe: queue.Queue) -> Iterator[bytes]:
+    while (item := pipe.get()) is not None:
+        if isinstance(item, Exception):
+            raise item
+        yield item
