@@ -15,13 +15,14 @@ async def test_core_drop_and_alter_are_refused_on_managed_tables(ds, root, provi
     source = await create_datasource(ds, root, "a", slug="d", provider_type=provider_type)
     datatable = await create_datatable(ds, root, "a", "d", "t", SCHEMA)
     database, table = source["database"], datatable["physical_table_name"]
-    alter = {"operations": [{"op": "add_column", "name": "y", "type": "text"}]}
+    alter = {"operations": [{"op": "add_column", "args": {"name": "y", "type": "text"}}]}
     for path, body in [
         (f"/{database}/{table}/-/drop", {"confirm": True}),
         (f"/{database}/{table}/-/alter", alter),
     ]:
         response = await ds.client.post(path, json=body, headers=root)
         assert response.status_code == 403, (path, response.text)
+        assert "/-/apps/a/datasources/d/datatables/t" in response.json()["error"]
     assert await ds.get_database(database).table_exists(table)
     response = await ds.client.get(f"/{database}/{table}.json?_extra=columns", headers=root)
     assert "y" not in response.json()["columns"]

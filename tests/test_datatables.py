@@ -365,7 +365,7 @@ GOOD = {"id": 1, "email": "a@example.com", "age": 30, "status": "active", "vip":
         ({"email": None}, "constraint-error"),
         ({"id": 2, "email": "b@example.com", "age": 1.5}, "type-error"),
         ({"id": 2}, "unique-error"),
-        ({"id": 1, "email": "b@example.com"}, "unique-error"),
+        ({"id": 1, "email": "b@example.com"}, "primary-key"),
         ({"id": 2, "email": "b@example.com", "age": -1}, "constraint-error"),
         ({"id": 2, "email": "b@example.com", "age": 151}, "constraint-error"),
         ({"id": 2, "email": "x" * 21}, "constraint-error"),

@@ -105,6 +105,8 @@ class SQLiteProvider(Provider):
         write = write_documents if self.provider_type == "jsonb" else write_flat
 
         def run(conn: sqlite3.Connection):
+            # Foreign keys are checked at commit, so a row may point at a later one.
+            conn.execute("PRAGMA defer_foreign_keys = ON")
             rowids = write(conn, spec, rows, mode, returning)
             return None if rowids is None else select_by_rowid(conn, spec.physical_name, rowids)
 
@@ -129,6 +131,7 @@ class SQLiteProvider(Provider):
         write = write_documents if self.provider_type == "jsonb" else write_flat
 
         def run(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
             for rows, numbers in batches:
                 refused = write_batch(conn, write, spec, rows, mode, skip)
                 if refused:
@@ -157,11 +160,15 @@ class SQLiteProvider(Provider):
             raise ProviderError(f"SQLite refused the row: {error}") from error
 
     async def existing_values(
-        self, spec: TableSpec, columns: tuple[str, ...], candidates: list[Any]
-    ) -> set[Any]:
+        self,
+        spec: TableSpec,
+        columns: tuple[str, ...],
+        candidates: list[Any],
+        owner: list[str] | None = None,
+    ) -> dict[Any, tuple | None]:
         source = self.data_resource(spec.physical_name)
         return await self.database.execute_fn(
-            lambda conn: existing_values(conn, source, columns, candidates)
+            lambda conn: existing_values(conn, source, columns, candidates, owner)
         )
 
     async def all_keys(self, spec: TableSpec, columns: tuple[str, ...]) -> set[tuple]:

@@ -15,7 +15,7 @@ from typing import Any
 from ..schema.names import quote_identifier as q
 from .base import TableSpec
 from .sqlite_ddl import jsonb_key_expressions, key_list
-from .sqlite_values import to_native, to_storage
+from .sqlite_values import needs_conversion, to_native, to_storage
 
 MODES = ("insert", "ignore", "replace", "upsert")
 
@@ -37,6 +37,19 @@ def _insert_sql(
     return sql
 
 
+def storage_values(fields: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[list]:
+    """Rows as parameter lists; only fields whose values need converting pay for it."""
+    names = [f["name"] for f in fields]
+    converted = [i for i, f in enumerate(fields) if needs_conversion(f)]
+    values = [[row.get(n) for n in names] for row in rows]
+    for i in converted:
+        field = fields[i]
+        for row_values in values:
+            if row_values[i] is not None:
+                row_values[i] = to_storage(row_values[i], field)
+    return values
+
+
 def write_flat(
     conn: sqlite3.Connection,
     spec: TableSpec,
@@ -48,7 +61,7 @@ def write_flat(
     fields = spec.fields
     columns = [f["name"] for f in fields]
     sql = _insert_sql(spec.physical_name, columns, mode, key_list(spec.schema.get("primaryKey")))
-    values = [[to_storage(row.get(f["name"]), f) for f in fields] for row in rows]
+    values = storage_values(fields, rows)
     if not returning:
         conn.executemany(sql, values)
         return None
@@ -101,13 +114,19 @@ def select_by_rowid(conn: sqlite3.Connection, table: str, rowids: list[int]) -> 
 
 
 def existing_values(
-    conn: sqlite3.Connection, source: str, columns: tuple[str, ...], candidates: list[Any]
-) -> set[Any]:
-    """Which of ``candidates`` (values, or tuples for several columns) ``source`` holds."""
-    found: set[Any] = set()
+    conn: sqlite3.Connection,
+    source: str,
+    columns: tuple[str, ...],
+    candidates: list[Any],
+    owner: list[str] | None = None,
+) -> dict[Any, tuple | None]:
+    """Which of ``candidates`` (values, or tuples for several columns) ``source`` holds,
+    each with the key (``owner`` columns) of the row holding it."""
+    found: dict[Any, tuple | None] = {}
     if not candidates:
         return found
-    select = ", ".join(q(c) for c in columns)
+    width = len(columns)
+    select = ", ".join(q(c) for c in [*columns, *(owner or [])])
     chunk = max(1, 900 // len(columns))
     for start in range(0, len(candidates), chunk):
         part = candidates[start : start + chunk]
@@ -119,7 +138,8 @@ def existing_values(
             where = " OR ".join([one] * len(part))
             params = [v for candidate in part for v in candidate]
         for row in conn.execute(f"SELECT {select} FROM {q(source)} WHERE {where}", params):
-            found.add(row[0] if len(columns) == 1 else tuple(row))
+            value = row[0] if width == 1 else tuple(row[:width])
+            found[value] = tuple(row[width:]) if owner else None
     return found
 
 

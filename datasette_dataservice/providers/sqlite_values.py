@@ -30,3 +30,8 @@ def to_storage(value: Any, field: dict[str, Any]) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def needs_conversion(field: dict[str, Any]) -> bool:
+    """Whether validated values of ``field`` differ from what SQLite stores."""
+    return (field.get("type") or "string") in {"boolean", "any"} | JSON_TEXT_TYPES

@@ -44,6 +44,14 @@ def documents_of(datatable: dict[str, Any], rows: list[dict[str, Any]]) -> list[
     return documents
 
 
+def _owner_columns(datatable: dict[str, Any], spec: TableSpec) -> list[str]:
+    """The columns that say which stored row holds a value: the key of the row."""
+    if datatable["provider_type"] == "jsonb":
+        return ["_id"]
+    primary_key = spec.schema.get("primaryKey") or []
+    return [primary_key] if isinstance(primary_key, str) else list(primary_key) or ["rowid"]
+
+
 async def check_rows(
     service: DataService,
     datatable: dict[str, Any],
@@ -51,26 +59,65 @@ async def check_rows(
     rows: list[dict[str, Any]],
     *,
     against_stored: bool,
+    own_keys: dict[int, tuple] | None = None,
 ):
-    """Validate ``rows`` with the schema, keys checked against stored rows too."""
-    provider = service.provider_for(datatable)
+    """Validate ``rows`` with the schema; with ``against_stored``, keys are checked against
+    stored rows too (``own_keys``: row number -> the key of the stored row it replaces,
+    whose values it may keep)."""
     validator = compile_validator(spec.schema)
     foreign_keys = await foreign_key_lookup(service, datatable, spec)
     result = validate_records(validator, rows, 1, foreign_keys)
     if against_stored:
-        clashes = await _stored_duplicates(provider, spec, validator, result)
-        if clashes:
-            result.errors += clashes
-            refused = {e["rowNumber"] for e in clashes}
-            kept = [
-                (r, n)
-                for r, n in zip(result.rows, result.row_numbers, strict=True)
-                if n not in refused
-            ]
-            result.rows = [r for r, _ in kept]
-            result.row_numbers = [n for _, n in kept]
-    result.errors.sort(key=lambda e: e.get("rowNumber") or 0)
+        _add_errors(result, await stored_clashes(service, datatable, spec, result, own_keys or {}))
     return result
+
+
+def _add_errors(result, errors: list[dict[str, Any]]) -> None:
+    """Add errors found after validation, taking their rows out of the rows to write."""
+    if not errors:
+        return
+    result.errors = sorted(result.errors + errors, key=lambda e: e.get("rowNumber") or 0)
+    refused = {e["rowNumber"] for e in errors}
+    kept = [
+        (row, number)
+        for row, number in zip(result.rows, result.row_numbers, strict=True)
+        if number not in refused
+    ]
+    result.rows = [row for row, _ in kept]
+    result.row_numbers = [number for _, number in kept]
+
+
+async def stored_clashes(
+    service: DataService, datatable: dict, spec: TableSpec, result, own_keys: dict[int, tuple]
+) -> list[dict[str, Any]]:
+    """primary-key and unique-error for values the batch shares with other stored rows."""
+    provider = service.provider_for(datatable)
+    validator = compile_validator(spec.schema)
+    owner = _owner_columns(datatable, spec)
+    names = [f["name"] for f in spec.fields]
+    errors = []
+    for columns in validator.unique_columns():
+        seen = result.seen.get(columns) or {}
+        holders = await provider.existing_values(spec, columns, list(seen), owner)
+        for value, holder in holders.items():
+            number = seen[value]
+            if own_keys.get(number) == holder:
+                continue  # the row is replacing itself
+            if list(columns) == validator.primary_key:
+                note = f"the same as a stored row: {', '.join(columns)} = {value!r}"
+                errors.append(make_error("primary-key", number, note))
+            else:
+                errors.append(
+                    make_error(
+                        "unique-error",
+                        number,
+                        f"the same as a stored row: {', '.join(columns)} = {value!r}",
+                        value,
+                        ", ".join(columns),
+                        names.index(columns[0]) + 1,
+                    )
+                )
+    return errors
 
 
 def validate_records(validator: RowValidator, rows: list[dict], first_row_number: int, lookup):
@@ -118,29 +165,7 @@ async def _referenced(service, datatable, spec: TableSpec, resource: str):
     return others, table_spec(others)
 
 
-async def _stored_duplicates(provider, spec, validator: RowValidator, result) -> list[dict]:
-    """unique-error for values the batch shares with rows already stored."""
-    errors = []
-    names = [f["name"] for f in spec.fields]
-    for columns in validator.unique_columns():
-        seen = result.seen.get(columns) or {}
-        clashes = await provider.existing_values(spec, columns, list(seen))
-        for value in clashes:
-            number = seen[value]
-            errors.append(
-                make_error(
-                    "unique-error",
-                    number,
-                    f"the same as a stored row: {', '.join(columns)} = {value!r}",
-                    value,
-                    ", ".join(columns),
-                    names.index(columns[0]) + 1,
-                )
-            )
-    return errors
-
-
-def _refuse(result, action: str) -> None:
+def _refuse(result) -> None:
     report = result.report()
     raise DataServiceError(
         [e["message"] for e in report["errors"][:10]]
@@ -165,17 +190,28 @@ async def write_rows(
     spec = table_spec(datatable)
     provider = service.provider_for(datatable)
     rows = documents_of(datatable, rows)
+    own_keys = None
     if mode == "upsert":
-        rows = await _merged_with_stored(provider, datatable, spec, rows)
-    result = await check_rows(service, datatable, spec, rows, against_stored=mode == "insert")
+        rows, own_keys = await _merged_with_stored(provider, datatable, spec, rows)
+    # Keys clashing with stored rows: checked first when the answer changes what is written
+    # (skip, upsert); for a plain insert the engine's constraints answer, and the detailed
+    # report is worked out only if it refuses.
+    precheck = (mode == "insert" and on_invalid == "skip") or mode == "upsert"
+    result = await check_rows(
+        service, datatable, spec, rows, against_stored=precheck, own_keys=own_keys
+    )
     report = None
     if result.errors:
         if on_invalid != "skip":
-            _refuse(result, mode)
+            _refuse(result)
         report = result.report()
     try:
         stored = await provider.write_rows(spec, result.rows, mode, returning)
     except ProviderError as error:
+        if mode == "insert":
+            _add_errors(result, await stored_clashes(service, datatable, spec, result, {}))
+            if result.errors:
+                _refuse(result)
         raise BadRequest(str(error)) from error
     return Written(len(result.rows), stored, len(rows) - len(result.rows), report)
 
@@ -196,8 +232,10 @@ async def _merged_with_stored(provider, datatable, spec: TableSpec, rows: list[d
             "do not"
         )
     keys = [tuple(row[k] for k in key) for row in rows]
-    stored = await provider.rows_by_key(spec, ["_id" if k == "_id" else k for k in key], keys)
-    return [{**stored.get(k, {}), **row} for k, row in zip(keys, rows, strict=True)]
+    stored = await provider.rows_by_key(spec, key, keys)
+    merged = [{**stored.get(k, {}), **row} for k, row in zip(keys, rows, strict=True)]
+    own_keys = {number: k for number, k in enumerate(keys, start=1) if k in stored}
+    return merged, own_keys
 
 
 async def update_row(
@@ -209,13 +247,21 @@ async def update_row(
     stored = await provider.rows_by_key(spec, list(key), [tuple(key.values())])
     if not stored:
         raise DataServiceError("Record not found", status=404)
-    (current,) = stored.values()
+    ((stored_key, current),) = stored.items()  # the key as stored (URLs carry strings)
+    key = dict(zip(key, stored_key, strict=True))
     if datatable["provider_type"] == "jsonb":
         update = documents_of(datatable, [update])[0]
     merged = {**current, **update}
-    result = await check_rows(service, datatable, spec, [merged], against_stored=False)
+    result = await check_rows(
+        service,
+        datatable,
+        spec,
+        [merged],
+        against_stored=True,
+        own_keys={1: stored_key},
+    )
     if result.errors:
-        _refuse(result, "update")
+        _refuse(result)
     try:
         await provider.update_row(spec, key, result.rows[0])
     except ProviderError as error:

@@ -57,15 +57,11 @@ def core_write_view(kind: str):
         if datatable is None:
             return await CORE_VIEWS[kind](datasette).dispatch_request(request)
         try:
-            if not datatable["is_active"]:
-                raise DataServiceError(
-                    f'DataTable "{datatable["name"]}" is deleted; restore it to write to it',
-                    status=404,
-                )
             if kind in {"insert", "upsert"}:
                 return await _insert(datasette, request, resolved, datatable, kind)
             if kind == "update":
                 return await _update(datasette, request, resolved, datatable)
+            await _require(datasette, request, resolved, "view-table")
             path = datatable_path(
                 datatable["app_slug"], datatable["datasource_slug"], datatable["name"]
             )
@@ -86,6 +82,13 @@ async def _require(datasette, request, resolved, *actions: str) -> None:
             raise Forbidden(f"Permission denied: need {action}")
 
 
+def _ensure_active(datatable) -> None:
+    if not datatable["is_active"]:
+        raise DataServiceError(
+            f'DataTable "{datatable["name"]}" is deleted; restore it to write to it', status=404
+        )
+
+
 async def _json(request) -> dict:
     try:
         data = json.loads(await request.post_body())
@@ -99,6 +102,7 @@ async def _json(request) -> dict:
 async def _insert(datasette, request, resolved, datatable, kind: str) -> Response:
     upsert = kind == "upsert"
     await _require(datasette, request, resolved, "insert-row", *(["update-row"] if upsert else []))
+    _ensure_active(datatable)
     data = await _json(request)
     unknown = set(data) - INSERT_KEYS
     if unknown:
@@ -168,6 +172,7 @@ async def _update(datasette, request, resolved, datatable) -> Response:
     except NotFound as e:
         raise DataServiceError(e.args[0], status=404) from e
     await _require(datasette, request, resolved, "update-row")
+    _ensure_active(datatable)
     data = await _json(request)
     if not isinstance(data.get("update"), dict):
         raise BadRequest("JSON must contain an update dictionary")
@@ -192,4 +197,7 @@ async def _update(datasette, request, resolved, datatable) -> Response:
     result: dict = {"ok": True}
     if data.get("return"):
         result["row"] = updated
+        if datatable["provider_type"] == "jsonb":  # the physical row, as /-/insert returns it
+            document = {k: v for k, v in updated.items() if k != "_id"}
+            result["row"] = {"id": updated["_id"], "data": json.dumps(document)}
     return Response.json(result, default=CustomJSONEncoder().default)
