@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import weakref
 from collections import defaultdict
@@ -103,8 +104,13 @@ class DataService:
             elif not attached:
                 self.detach(datasource["database_name"])
 
+    @functools.cached_property
+    def provider_classes(self) -> dict[tuple[str, str], type[Provider]]:
+        """Registered once, at start-up; looked up on every write, so kept."""
+        return provider_classes(self.datasette)
+
     def provider_class(self, provider_type: str, engine: str) -> type[Provider]:
-        classes = provider_classes(self.datasette)
+        classes = self.provider_classes
         cls = classes.get((provider_type, engine))
         if cls is not None:
             return cls
