@@ -4,7 +4,9 @@ The ``datasette`` entry point names this package (Datasette finds a plugin's ``t
 ``static/`` beside the module it registers), so the hooks of ``plugin.py`` are exported here.
 """
 
-from .plugin import (  # noqa: F401
+__version__ = "0.1.0"  # before the hooks: modules they import read it
+
+from .plugin import (  # noqa: E402, F401
     menu_links,
     permission_resources_sql,
     prepare_connection,
@@ -14,5 +16,3 @@ from .plugin import (  # noqa: F401
     register_routes,
     startup,
 )
-
-__version__ = "0.1.0"

@@ -8,6 +8,8 @@ import unicodedata
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DATATABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_SLUG_LENGTH = 50
+# Names under /-/apps/ that are endpoints, not apps.
+RESERVED_APP_SLUGS = frozenset({"openapi", "import"})
 MAX_NAME_LENGTH = 63
 
 
@@ -30,6 +32,8 @@ def slug_problem(slug: object, what: str) -> str | None:
         return f'"slug" of the {what} must be a non-empty string'
     if len(slug) > MAX_SLUG_LENGTH:
         return f'"slug" of the {what} must be at most {MAX_SLUG_LENGTH} characters'
+    if what == "app" and slug in RESERVED_APP_SLUGS:
+        return f'"{slug}" is reserved (/-/apps/{slug} is an endpoint); choose another slug'
     if not SLUG_PATTERN.match(slug):
         return (
             f'"slug" of the {what} must be lowercase letters and digits separated by single '

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..catalog import store
 from ..errors import Conflict
-from ..schema.names import slug_problem, slugify
+from ..schema.names import RESERVED_APP_SLUGS, slug_problem, slugify
 from . import audit
 from .core import DataService
 from .inputs import Problems, text
@@ -53,7 +53,9 @@ async def create_app(
 
 def _first_free_slug(conn, tenant: str, slug: str) -> str:
     candidate, n = slug, 2
-    while store.slug_exists(conn, "apps", "tenant", tenant, candidate):
+    while candidate in RESERVED_APP_SLUGS or store.slug_exists(
+        conn, "apps", "tenant", tenant, candidate
+    ):
         suffix = f"-{n}"
         candidate = slug[: 50 - len(suffix)] + suffix
         n += 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datasette.utils.asgi import Response
+
 from ..permissions import CREATE_APP, MANAGE_APP, VIEW_APP
 from ..service import apps, listing, stats
 from . import requests, responses
 from .context import Call
+from .openapi import openapi_document
 
 APP_KEYS = {"name", "slug", "description"}
 
@@ -79,3 +82,8 @@ async def app_operations(call: Call):
     )
     items = [call.serializer.operation(op) for op in page.items]
     return responses.page(call.datasette, call.request, "operations", page, items)
+
+
+async def openapi_json(call: Call):
+    server = call.datasette.absolute_url(call.request, call.datasette.urls.path("/"))
+    return Response.json(openapi_document(server.rstrip("/")))

@@ -30,6 +30,7 @@ def route_table() -> list[tuple[str, object]]:
         *core_writes,
         (CORE_ROW, core_write_view("update")),
         (PREFIX + END, endpoint(pages.apps_page, get=apps.list_apps, post=apps.create_app)),
+        (r"^/-/apps/openapi\.json$", endpoint(get=apps.openapi_json)),
         (PREFIX + APP + "/stats" + END, endpoint(get=apps.app_stats)),
         (PREFIX + APP + "/operations" + END, endpoint(get=apps.app_operations)),
         (PREFIX + APP + "/restore" + ACTION_END, endpoint(post=apps.restore_app)),
