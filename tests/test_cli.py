@@ -1,0 +1,87 @@
+"""The catalog commands work on a data directory without a server, with the API's rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from datasette.cli import cli
+
+SCHEMA = {"fields": [{"name": "id", "type": "integer"}, {"name": "name", "type": "string"}]}
+
+
+@pytest.fixture
+def run(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    runner = CliRunner()
+
+    def invoke(*arguments, ok=True):
+        result = runner.invoke(cli, ["dataservice", arguments[0], str(data_dir), *arguments[1:]])
+        assert (result.exit_code == 0) is ok, result.output
+        return json.loads(result.output) if ok else result.output
+
+    return invoke
+
+
+def test_catalog_commands_end_to_end(run, tmp_path):
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    app = run("create-app", "My Application", "--description", "made by the CLI")
+    assert (app["slug"], app["description"]) == ("my-application", "made by the CLI")
+    source = run("create-datasource", "my-application", "Users", "--provider-type", "jsonb")
+    assert (source["slug"], source["provider_type"]) == ("users", "jsonb")
+    table = run("create-table", "my-application", "users", "people", str(schema_file))
+    assert table["is_materialized"] == 1 and table["physical_table_name"] == "my_application_people"
+    assert run("schema", "my-application", "users", "people") == SCHEMA
+
+    renamed = {"fields": [SCHEMA["fields"][0], {"name": "full_name", "type": "string"}]}
+    schema_file.write_text(json.dumps(renamed))
+    plan = run(
+        "plan", "my-application", "users", "people", str(schema_file), "--rename", "name=full_name"
+    )
+    assert [op["kind"] for op in plan["operations"]] == ["rename_field"]
+    assert run("schema", "my-application", "users", "people") == SCHEMA  # a plan changes nothing
+    migrated = run(
+        "migrate",
+        "my-application",
+        "users",
+        "people",
+        str(schema_file),
+        "--rename",
+        "name=full_name",
+    )
+    assert migrated["schema_version"] == 2
+    assert run("schema", "my-application", "users", "people", "--version", "1") == SCHEMA
+    assert run("schema", "my-application", "users", "people") == renamed
+
+    log = run("operations", "my-application")
+    assert [op["operation"] for op in log] == [
+        "create_app",
+        "create_datasource",
+        "create_datatable",
+        "materialize",
+        "change_schema",
+    ]
+    assert {op["actor"] for op in log} == {"cli"}
+    assert run("operations", "my-application", "--table", "users/people")[-1]["status"] == "applied"
+    assert [a["slug"] for a in run("apps")] == ["my-application"]
+
+
+def test_commands_refuse_what_the_api_refuses(run, tmp_path):
+    assert 'App "nope" not found' in run(
+        "create-datasource", "nope", "x", "--provider-type", "flat_table", ok=False
+    )
+    run("create-app", "a")
+    assert "already exists" in run("create-app", "a", "--slug", "a", ok=False)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"fields": [{"name": "x", "type": "magic"}]}))
+    run("create-datasource", "a", "d", "--provider-type", "flat_table")
+    output = run("create-table", "a", "d", "t", str(bad), ok=False)
+    assert "magic" in output
+    stale = tmp_path / "s.json"
+    stale.write_text(json.dumps(SCHEMA))
+    run("create-table", "a", "d", "t", str(stale))
+    output = run("migrate", "a", "d", "t", str(stale), "--schema-hash", "0" * 64, ok=False)
+    assert "not the current schema" in output
