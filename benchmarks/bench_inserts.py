@@ -50,7 +50,9 @@ async def prepare(tmp: Path):
     datasette = Datasette(
         [str(plain)],
         settings={"max_insert_rows": 10_000},
-        plugin_config={"datasette-dataservice": {"data_dir": str(tmp / "data")}},
+        plugin_config={
+            "datasette-dataservice": {"data_dir": str(tmp / "data"), "rate_limits": False}
+        },
     )
     datasette.root_enabled = True
     await datasette.invoke_startup()

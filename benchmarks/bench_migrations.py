@@ -33,7 +33,9 @@ SCHEMA = {
 
 
 async def setup(data_dir: Path, provider: str, rows: int):
-    datasette = Datasette(plugin_config={"datasette-dataservice": {"data_dir": str(data_dir)}})
+    datasette = Datasette(
+        plugin_config={"datasette-dataservice": {"data_dir": str(data_dir), "rate_limits": False}}
+    )
     datasette.root_enabled = True
     await datasette.invoke_startup()
     headers = {"Authorization": f"Bearer {await datasette.create_token('root')}"}

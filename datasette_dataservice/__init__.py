@@ -7,6 +7,7 @@ The ``datasette`` entry point names this package (Datasette finds a plugin's ``t
 __version__ = "0.1.0"  # before the hooks: modules they import read it
 
 from .plugin import (  # noqa: E402, F401
+    asgi_wrapper,
     menu_links,
     permission_resources_sql,
     prepare_connection,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,71 @@ KNOWN_KEYS = {
 
 
 @dataclass(frozen=True)
+class RateLimits:
+    """Per actor (anonymous: per client address), in the ``limits`` library's notation."""
+
+    enabled: bool = True
+    default: str = "100/minute"  # the seed: 100 requests a minute
+    write: str = "10/second"  # the seed: write bursts of at most 10
+    storage: str = "memory://"  # or redis://host:port/db
+    actions: dict[str, str] = field(default_factory=dict)  # action name -> limit
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> RateLimits:
+        """``-s plugins.datasette-dataservice.rate_limits.enabled false`` passes strings."""
+        if raw is None or isinstance(raw, bool | str):
+            return cls(enabled=_flag("rate_limits", True if raw is None else raw))
+        if not isinstance(raw, dict):
+            raise ValueError("rate_limits must be a mapping (or false to turn them off)")
+        known = {"enabled", "default", "write", "storage", "actions"}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"Unknown rate_limits key(s): {', '.join(sorted(unknown))}")
+        return cls(**{**raw, "enabled": _flag("rate_limits.enabled", raw.get("enabled", True))})
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise ValueError(f'{key} must be true or false; got "{value}"')
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """Which tenant a request belongs to, from its Host header."""
+
+    mode: str = "off"  # off | subdomain | hosts
+    base_domain: str | None = None  # subdomain: {tenant}.{base_domain}
+    hosts: dict[str, str] = field(default_factory=dict)  # hosts: host -> tenant
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> Tenancy:
+        if not raw:
+            return cls()
+        if not isinstance(raw, dict) or set(raw) - {"mode", "base_domain", "hosts"}:
+            raise ValueError("tenancy takes mode (off, subdomain, hosts), base_domain and hosts")
+        tenancy = cls(**raw)
+        if tenancy.mode not in ("off", "subdomain", "hosts"):
+            raise ValueError("tenancy.mode must be off, subdomain or hosts")
+        if tenancy.mode == "subdomain" and not tenancy.base_domain:
+            raise ValueError("tenancy.mode subdomain needs tenancy.base_domain")
+        if tenancy.mode == "hosts" and not tenancy.hosts:
+            raise ValueError("tenancy.mode hosts needs tenancy.hosts: {host: tenant}")
+        return tenancy
+
+
+@dataclass(frozen=True)
 class DataServiceConfig:
     data_dir: Path
     max_body_bytes: int = 10 * 1024 * 1024
     max_rows_per_request: int = 10_000
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    tenancy: Tenancy = field(default_factory=Tenancy)
 
     @property
     def catalog_path(self) -> Path:
@@ -42,4 +103,6 @@ class DataServiceConfig:
             data_dir=Path(raw.get("data_dir") or "dataservice-data").resolve(),
             max_body_bytes=int(raw.get("max_body_bytes", cls.max_body_bytes)),
             max_rows_per_request=int(raw.get("max_rows_per_request", cls.max_rows_per_request)),
+            rate_limits=RateLimits.from_raw(raw.get("rate_limits")),
+            tenancy=Tenancy.from_raw(raw.get("tenancy")),
         )

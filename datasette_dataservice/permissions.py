@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 
 from datasette.permissions import Action, PermissionSQL, Resource
+from datasette.resources import DatabaseResource
 
 from .config import CATALOG_DATABASE
 from .service.core import service_for
+from .tenancy import current_tenant, hidden_databases
 
 VIEW_APP = "dataservice-view-app"
 CREATE_APP = "dataservice-create-app"
@@ -89,6 +91,20 @@ def permission_rules(datasette, actor: dict | None, action: str):
     if action == VIEW_APP and not datasette.default_deny:
         return PermissionSQL.allow(reason="data service apps are readable like tables")
     rules = []
+    tenant = current_tenant.get()
+    if tenant is not None and _takes_database(datasette, action):
+        hidden = hidden_databases(
+            tenant, datasette.databases, service_for(datasette).managed_databases
+        )
+        if hidden:
+            rules.append(
+                PermissionSQL(
+                    sql="SELECT value AS parent, NULL AS child, 0 AS allow,"
+                    " 'another tenant''s database' AS reason"
+                    " FROM json_each(:dataservice_hidden_databases)",
+                    params={"dataservice_hidden_databases": json.dumps(hidden)},
+                )
+            )
     if action in CATALOG_READ_ACTIONS and not (actor and actor.get("id") == "root"):
         rules.append(_deny_database("the data service catalog is visible to root only"))
     if action in CATALOG_WRITE_ACTIONS:
@@ -96,6 +112,15 @@ def permission_rules(datasette, actor: dict | None, action: str):
     if action in SCHEMA_ACTIONS:
         return _with_managed_tables(datasette, rules)
     return rules or None
+
+
+def _takes_database(datasette, action: str) -> bool:
+    """Whether ``action``'s resources live in a database (database, table, query...)."""
+    definition = datasette.actions.get(action)
+    resource = definition.resource_class if definition else None
+    return resource is not None and (
+        resource is DatabaseResource or resource.parent_class is DatabaseResource
+    )
 
 
 def _deny_database(reason: str) -> PermissionSQL:

@@ -9,8 +9,9 @@ from . import hookspecs, permissions
 from .cli import dataservice as dataservice_cli
 from .config import PLUGIN_NAME, DataServiceConfig
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
-from .service.core import DataService, is_managed_database
+from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
+from .tenancy import middleware as tenant_middleware
 from .web.routes import route_table
 
 pm.add_hookspecs(hookspecs)
@@ -37,6 +38,18 @@ def prepare_connection(conn, database, datasette):
 @hookimpl
 def register_dataservice_providers(datasette):
     return [SQLiteFlatTable, SQLiteJsonb]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    tenancy = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME)).tenancy
+    if tenancy.mode == "off":
+        return None  # no per-request work at all
+
+    def wrap(app):
+        return tenant_middleware(datasette, app, tenancy, managed_databases_of(datasette))
+
+    return wrap
 
 
 @hookimpl

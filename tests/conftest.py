@@ -25,6 +25,8 @@ USERS_SCHEMA = {
 
 
 def make_datasette(data_dir, permissions=None, **plugin_config) -> Datasette:
+    """A Datasette with the plugin; rate limits are off unless a test configures them."""
+    plugin_config.setdefault("rate_limits", False)
     datasette = Datasette(
         plugin_config={"datasette-dataservice": {"data_dir": str(data_dir), **plugin_config}},
         permissions=permissions,

@@ -66,15 +66,19 @@ def physical_table_name(app_slug: str, datatable_name: str) -> str:
     return f"{app_slug.replace('-', '_')}_{datatable_name}"
 
 
-def database_name(app_slug: str, datasource_slug: str) -> str:
-    """The Datasette database name of a datasource.
+def database_name(app_slug: str, datasource_slug: str, tenant: str = "") -> str:
+    """The Datasette database of a datasource; a tenant's names carry its prefix.
 
-    Slugs never contain underscores, so the underscore between them cannot be ambiguous.
+    Slugs never contain underscores or a double hyphen, so neither separator is ambiguous
+    and no two tenants' databases can share a name.
 
     >>> database_name("my-application", "users-db")
     'my-application_users-db'
+    >>> database_name("crm", "main", tenant="acme")
+    'acme--crm_main'
     """
-    return f"{app_slug}_{datasource_slug}"
+    name = f"{app_slug}_{datasource_slug}"
+    return f"{tenant}--{name}" if tenant else name
 
 
 def quote_identifier(name: str) -> str:

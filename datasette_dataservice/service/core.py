@@ -17,6 +17,7 @@ from ..config import CATALOG_DATABASE, DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
 from ..providers.base import Provider
 from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
+from ..web.ratelimit import RateLimiter
 
 T = TypeVar("T")
 
@@ -27,6 +28,15 @@ _services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def service_for(datasette) -> DataService:
     """The DataService started for this Datasette instance."""
     return _services[datasette]
+
+
+# Shared by every DataService of one Datasette, so wrappers built before start-up see it.
+_managed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def managed_databases_of(datasette) -> set[str]:
+    """The names of the databases the data service manages (a live set)."""
+    return _managed.setdefault(datasette, set())
 
 
 def is_managed_database(datasette, name: str) -> bool:
@@ -41,10 +51,12 @@ class DataService:
         self.datasette = datasette
         self.config = config
         self.catalog: Database | None = None
-        self.managed_databases: set[str] = set()
+        self.managed_databases: set[str] = managed_databases_of(datasette)
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
+        # Per-actor rate limits (web.ratelimit); a bad limit string fails start-up here.
+        self.rate_limiter = RateLimiter(config.rate_limits, getattr(datasette, "actions", {}))
         _services[datasette] = self
 
     async def start(self) -> None:

@@ -60,7 +60,7 @@ async def create_datasource(
         "provider_type": provider_type,
         "provider_config": config,
         "engine": config["engine"],
-        "database_name": database_name(app_slug, slug),
+        "database_name": database_name(app_slug, slug, tenant),
     }
 
     def create(conn) -> None:

@@ -13,7 +13,9 @@ from datasette.utils.asgi import Response
 from .. import permissions
 from ..errors import DataServiceError, Forbidden, MethodNotAllowed
 from ..service.core import DataService, service_for
+from ..tenancy import current_tenant
 from . import requests, responses
+from .ratelimit import Meter, with_headers
 from .serialize import Serializer
 
 
@@ -24,6 +26,7 @@ class Call:
     service: DataService
     tenant: str = ""
     receive: Any = None  # the ASGI receive callable, for handlers that stream the body
+    meter: Meter | None = None  # this request's rate limiting; None when limits are off
 
     @property
     def actor(self) -> dict | None:
@@ -56,6 +59,8 @@ class Call:
             if not self.actor:
                 message += "; send an API token as Authorization: Bearer dstok_..."
             raise Forbidden(message, status=status)
+        if self.meter is not None:
+            await self.meter.action(action)
 
     async def include_deleted(self, app_slug: str | None = None) -> bool:
         """``?include_deleted=1`` shows soft-deleted items, to actors who may manage them."""
@@ -67,6 +72,13 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Response]]
+
+
+def _call(datasette, request, receive, meter: Meter | None = None) -> Call:
+    tenant = current_tenant.get() or ""
+    return Call(
+        datasette, request, service_for(datasette), tenant=tenant, receive=receive, meter=meter
+    )
 
 
 def wants_html(request) -> bool:
@@ -82,32 +94,45 @@ def endpoint(html: Handler | None = None, **handlers: Handler):
     """A Datasette view serving ``handlers`` by HTTP method, errors in Datasette's shape.
 
     ``html`` renders the page for browsers; its errors use Datasette's HTML error page.
+    Every request is rate limited first (web.ratelimit); the answer carries the headers.
     """
 
     async def view(datasette, request, receive) -> Response:
-        if html is not None and wants_html(request):
-            return await _page(html, datasette, request)
-        handler = handlers.get(request.method.lower())
         try:
-            if handler is None:
-                allowed = ", ".join(sorted(m.upper() for m in handlers))
-                raise MethodNotAllowed(
-                    f"Method {request.method} is not allowed here; use {allowed}",
-                    headers={"Allow": allowed},
-                )
-            return await handler(Call(datasette, request, service_for(datasette), receive=receive))
+            meter = await service_for(datasette).rate_limiter.meter(request)
         except DataServiceError as e:
             return responses.error(e)
-        except DatasetteForbidden as e:
-            return responses.error(Forbidden(f"Permission denied: {e}"))
+        if html is not None and wants_html(request):
+            return with_headers(await _page(html, _call(datasette, request, None, meter)), meter)
+        call = _call(datasette, request, receive, meter)
+        return with_headers(await _api(handlers, call), meter)
 
     return view
 
 
-async def _page(html: Handler, datasette, request) -> Response:
+async def _api(handlers: dict[str, Handler], call: Call) -> Response:
+    request = call.request
+    handler = handlers.get(request.method.lower())
     try:
-        return await html(Call(datasette, request, service_for(datasette)))
+        if handler is None:
+            allowed = ", ".join(sorted(m.upper() for m in handlers))
+            raise MethodNotAllowed(
+                f"Method {request.method} is not allowed here; use {allowed}",
+                headers={"Allow": allowed},
+            )
+        return await handler(call)
     except DataServiceError as e:
+        return responses.error(e)
+    except DatasetteForbidden as e:
+        return responses.error(Forbidden(f"Permission denied: {e}"))
+
+
+async def _page(html: Handler, call: Call) -> Response:
+    try:
+        return await html(call)
+    except DataServiceError as e:
+        if e.status in (429, 503):  # rate limited: the error shape, with its headers
+            return responses.error(e)
         if e.status == 404:
             raise DatasetteNotFound(e.errors[0]) from e
         raise DatasetteForbidden(e.errors[0]) from e
