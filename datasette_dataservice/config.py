@@ -16,6 +16,9 @@ KNOWN_KEYS = {
     "tenancy",
     "max_body_bytes",
     "max_rows_per_request",
+    "max_fields",
+    "max_name_length",
+    "max_json_depth",
 }
 
 
@@ -83,6 +86,9 @@ class DataServiceConfig:
     data_dir: Path
     max_body_bytes: int = 10 * 1024 * 1024
     max_rows_per_request: int = 10_000
+    max_fields: int = 500  # per Table Schema (SQLite allows 2,000 columns)
+    max_name_length: int = 128  # of a field name
+    max_json_depth: int = 32  # nesting of a request body
     rate_limits: RateLimits = field(default_factory=RateLimits)
     tenancy: Tenancy = field(default_factory=Tenancy)
 
@@ -103,6 +109,9 @@ class DataServiceConfig:
             data_dir=Path(raw.get("data_dir") or "dataservice-data").resolve(),
             max_body_bytes=int(raw.get("max_body_bytes", cls.max_body_bytes)),
             max_rows_per_request=int(raw.get("max_rows_per_request", cls.max_rows_per_request)),
+            max_fields=int(raw.get("max_fields", cls.max_fields)),
+            max_name_length=int(raw.get("max_name_length", cls.max_name_length)),
+            max_json_depth=int(raw.get("max_json_depth", cls.max_json_depth)),
             rate_limits=RateLimits.from_raw(raw.get("rate_limits")),
             tenancy=Tenancy.from_raw(raw.get("tenancy")),
         )

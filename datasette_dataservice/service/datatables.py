@@ -35,6 +35,14 @@ async def schema_problems(
     problems = check_descriptor(schema)
     if problems:
         return problems
+    config = service.config
+    if len(schema["fields"]) > config.max_fields:
+        problems.append(f"a schema may have at most {config.max_fields} fields")
+    problems += [
+        f'field name "{f["name"][:40]}..." is longer than {config.max_name_length} characters'
+        for f in schema["fields"]
+        if len(f["name"]) > config.max_name_length
+    ]
     if datasource["provider_type"] == "jsonb":
         problems += [
             f'field "{f["name"]}" is reserved by the jsonb provider; rename it'

@@ -45,7 +45,10 @@ class Call:
         return Serializer(self.datasette, self.request)
 
     async def body(self, allowed: set[str]) -> dict[str, Any]:
-        return await requests.json_body(self.request, allowed, self.service.config.max_body_bytes)
+        config = self.service.config
+        return await requests.json_body(
+            self.request, allowed, config.max_body_bytes, config.max_json_depth
+        )
 
     async def allowed(self, action: str, app_slug: str | None = None) -> bool:
         resource = permissions.AppResource(app_slug) if app_slug is not None else None

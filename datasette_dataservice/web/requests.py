@@ -13,7 +13,23 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
-async def json_body(request, allowed: set[str], max_bytes: int) -> dict[str, Any]:
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests (1 for a flat object), counting no further than ``limit``+1."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+async def json_body(
+    request, allowed: set[str], max_bytes: int, max_depth: int = 32
+) -> dict[str, Any]:
     """The request's JSON object; 413 past ``max_bytes``, 400 for bad JSON or unknown keys."""
     length = request.headers.get("content-length") or ""
     if DIGITS.fullmatch(length) and int(length) > max_bytes:
@@ -27,8 +43,12 @@ async def json_body(request, allowed: set[str], max_bytes: int) -> dict[str, Any
         body = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"Invalid JSON: {e}") from e
+    except RecursionError as e:
+        raise BadRequest(f"JSON nests more than {max_depth} levels deep") from e
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
+    if json_depth(body, max_depth) > max_depth:
+        raise BadRequest(f"JSON nests more than {max_depth} levels deep")
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise BadRequest(
