@@ -105,12 +105,14 @@ def permission_rules(datasette, actor: dict | None, action: str):
                     params={"dataservice_hidden_databases": json.dumps(hidden)},
                 )
             )
-    if action in CATALOG_READ_ACTIONS and not (actor and actor.get("id") == "root"):
+    if action in CATALOG_READ_ACTIONS and not _is_root(actor):
         rules.append(_deny_database("the data service catalog is visible to root only"))
     if action in CATALOG_WRITE_ACTIONS:
         rules.append(_deny_database("the data service catalog changes through /-/apps only"))
     if action in SCHEMA_ACTIONS:
-        return _with_managed_tables(datasette, rules)
+        return _with_tables(datasette, rules, MANAGED_REASON)
+    if action in ROW_ACTIONS and not _is_root(actor):
+        return _with_tables(datasette, rules, DELETED_REASON, deleted_only=True)
     return rules or None
 
 
@@ -131,10 +133,25 @@ def _deny_database(reason: str) -> PermissionSQL:
     )
 
 
-def _with_managed_tables(datasette, rules: list[PermissionSQL]):
-    async def rules_with_managed_tables() -> list[PermissionSQL]:
-        managed = await service_for(datasette).managed_tables()
-        if not managed:
+MANAGED_REASON = "managed by the data service: change its schema through /-/apps"
+DELETED_REASON = "its datatable is soft-deleted"
+ROW_ACTIONS = {"view-table", "insert-row", "update-row", "delete-row"}
+
+
+def _is_root(actor: dict | None) -> bool:
+    return bool(actor and actor.get("id") == "root")
+
+
+def _with_tables(datasette, rules: list[PermissionSQL], reason: str, deleted_only=False):
+    """Add a deny for managed tables (or only soft-deleted ones) to ``rules``."""
+
+    async def rules_with_tables() -> list[PermissionSQL]:
+        try:
+            service = service_for(datasette)
+        except KeyError:  # not started yet: nothing is managed
+            return rules
+        tables = await service.managed_tables(deleted_only=deleted_only)
+        if not tables:
             return rules
         return [
             *rules,
@@ -142,10 +159,10 @@ def _with_managed_tables(datasette, rules: list[PermissionSQL]):
                 # One JSON parameter, however many tables: [[database, table], ...]
                 sql="SELECT json_extract(value, '$[0]') AS parent,"
                 " json_extract(value, '$[1]') AS child, 0 AS allow,"
-                " 'managed by the data service: change its schema through /-/apps' AS reason"
-                " FROM json_each(:dataservice_managed_tables)",
-                params={"dataservice_managed_tables": json.dumps(managed)},
+                f" '{reason}' AS reason"
+                " FROM json_each(:dataservice_tables)",
+                params={"dataservice_tables": json.dumps(tables)},
             ),
         ]
 
-    return rules_with_managed_tables
+    return rules_with_tables

@@ -55,3 +55,26 @@ async def test_catalog_cannot_be_written_through_core_even_by_root(ds, root):
         assert response.status_code == 403, (path, response.text)
     apps = (await ds.client.get("/-/apps.json", headers=root)).json()
     assert [a["slug"] for a in apps["apps"]] == ["a"]
+
+
+@pytest.mark.asyncio
+async def test_a_soft_deleted_datatable_is_invisible_through_core_except_to_root(tmp_path):
+    from conftest import make_datasette
+
+    ds = make_datasette(tmp_path / "data")
+    await ds.invoke_startup()
+    root = {"Authorization": f"Bearer {await ds.create_token('root')}"}
+    await create_app(ds, root, name="a")
+    source = await create_datasource(ds, root, "a", slug="d")
+    await create_datatable(ds, root, "a", "d", "t", SCHEMA)
+    table = f"/{source['database']}/a_t.json"
+    assert (await ds.client.get(table)).status_code == 200
+    assert (await ds.client.get(f"/{source['database']}.json")).json()["tables"]
+    await ds.client.delete("/-/apps/a/datasources/d/datatables/t", headers=root)
+    assert (await ds.client.get(table)).status_code == 403
+    listed = (await ds.client.get(f"/{source['database']}.json")).json()
+    assert [t["name"] for t in listed["tables"]] == []
+    assert (await ds.client.get(table, headers=root)).status_code == 200
+    await ds.client.post("/-/apps/a/datasources/d/datatables/t/restore", headers=root)
+    assert (await ds.client.get(table)).status_code == 200
+    ds.close()

@@ -52,6 +52,8 @@ class DataService:
         self.config = config
         self.catalog: Database | None = None
         self.managed_databases: set[str] = managed_databases_of(datasette)
+        self.catalog_version = 0
+        self._tables: tuple[int, list, list] | None = None
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
@@ -85,7 +87,10 @@ class DataService:
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` in one catalog transaction on the write thread."""
-        return await self.catalog.execute_write_fn(fn)
+        try:
+            return await self.catalog.execute_write_fn(fn)
+        finally:
+            self.catalog_version += 1  # what was cached from the catalog is stale
 
     # Storage and providers ------------------------------------------------------------------
 
@@ -157,14 +162,19 @@ class DataService:
                 return datatable
         return None
 
-    async def managed_tables(self) -> list[tuple[str, str]]:
-        """(database, table or view) of every materialized datatable, deleted ones included."""
-        pairs = []
-        for datatable in await self.read(store.all_materialized_datatables):
-            physical = datatable["physical_table_name"]
-            for name in {physical, self.data_resource(datatable)}:
-                pairs.append((datatable["database_name"], name))
-        return pairs
+    async def managed_tables(self, *, deleted_only: bool = False) -> list[tuple[str, str]]:
+        """(database, table or view) of every materialized datatable, deleted ones included;
+        or only the soft-deleted ones. Cached until the catalog next changes."""
+        if self._tables is None or self._tables[0] != self.catalog_version:
+            managed, deleted = [], []
+            for datatable in await self.read(store.all_materialized_datatables):
+                for name in {datatable["physical_table_name"], self.data_resource(datatable)}:
+                    pair = (datatable["database_name"], name)
+                    managed.append(pair)
+                    if not datatable["is_active"]:
+                        deleted.append(pair)
+            self._tables = (self.catalog_version, managed, deleted)
+        return self._tables[2] if deleted_only else self._tables[1]
 
     def provider_for(self, datatable_or_datasource: dict[str, Any]) -> Provider:
         row = datatable_or_datasource
