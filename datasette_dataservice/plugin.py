@@ -12,6 +12,7 @@ from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
 from .tenancy import middleware as tenant_middleware
+from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
 
 pm.add_hookspecs(hookspecs)
@@ -21,6 +22,7 @@ pm.add_hookspecs(hookspecs)
 def startup(datasette):
     async def start_data_service():
         config = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME))
+        install_rate_limiter(datasette, config.rate_limits)
         service = DataService(datasette, config)
         await service.start()
         for outcome in await recover_interrupted_changes(service):

@@ -17,7 +17,6 @@ from ..config import CATALOG_DATABASE, DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
 from ..providers.base import Provider
 from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
-from ..web.ratelimit import RateLimiter
 
 T = TypeVar("T")
 
@@ -57,8 +56,6 @@ class DataService:
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
-        # Per-actor rate limits (web.ratelimit); a bad limit string fails start-up here.
-        self.rate_limiter = RateLimiter(config.rate_limits, getattr(datasette, "actions", {}))
         _services[datasette] = self
 
     async def start(self) -> None:

@@ -15,7 +15,7 @@ from ..errors import DataServiceError, Forbidden, MethodNotAllowed
 from ..service.core import DataService, service_for
 from ..tenancy import current_tenant
 from . import requests, responses
-from .ratelimit import Meter, with_headers
+from .ratelimit import Meter, limiter_for, with_headers
 from .serialize import Serializer
 
 
@@ -102,7 +102,7 @@ def endpoint(html: Handler | None = None, **handlers: Handler):
 
     async def view(datasette, request, receive) -> Response:
         try:
-            meter = await service_for(datasette).rate_limiter.meter(request)
+            meter = await limiter_for(datasette).meter(request)
         except DataServiceError as e:
             return responses.error(e)
         if html is not None and wants_html(request):

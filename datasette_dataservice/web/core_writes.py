@@ -28,6 +28,7 @@ from ..errors import BadRequest, DataServiceError, Forbidden
 from ..service import writes
 from ..service.core import service_for
 from . import responses
+from .ratelimit import limiter_for, with_headers
 from .serialize import datatable_path
 
 CORE_VIEWS = {
@@ -57,23 +58,32 @@ def core_write_view(kind: str):
         resolved, datatable = await _managed(datasette, request)
         if datatable is None:
             return await CORE_VIEWS[kind](datasette).dispatch_request(request)
-        try:
-            if kind in {"insert", "upsert"}:
-                return await _insert(datasette, request, resolved, datatable, kind)
-            if kind == "update":
-                return await _update(datasette, request, resolved, datatable)
-            await _require(datasette, request, resolved, "view-table")
-            path = datatable_path(
-                datatable["app_slug"], datatable["datasource_slug"], datatable["name"]
-            )
-            raise Forbidden(
-                f'Table "{resolved.table}" is managed by the data service: change its schema '
-                f"with PUT or PATCH {path}, or drop it with DELETE {path}?purge=true"
-            )
+        try:  # managed writes count against the default and write rate limits
+            meter = await limiter_for(datasette).meter(request)
         except DataServiceError as error:
             return responses.error(error)
+        response = await _managed_write(kind, datasette, request, resolved, datatable)
+        return with_headers(response, meter)
 
     return view
+
+
+async def _managed_write(kind: str, datasette, request, resolved, datatable) -> Response:
+    try:
+        if kind in {"insert", "upsert"}:
+            return await _insert(datasette, request, resolved, datatable, kind)
+        if kind == "update":
+            return await _update(datasette, request, resolved, datatable)
+        await _require(datasette, request, resolved, "view-table")
+        path = datatable_path(
+            datatable["app_slug"], datatable["datasource_slug"], datatable["name"]
+        )
+        raise Forbidden(
+            f'Table "{resolved.table}" is managed by the data service: change its schema '
+            f"with PUT or PATCH {path}, or drop it with DELETE {path}?purge=true"
+        )
+    except DataServiceError as error:
+        return responses.error(error)
 
 
 async def _require(datasette, request, resolved, *actions: str) -> None:

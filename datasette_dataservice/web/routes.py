@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import apps, datasources, datatables, pages
+from . import apps, datasources, datatables, instance, pages
 from .context import endpoint
 from .core_writes import core_write_view
 
@@ -27,6 +27,7 @@ def route_table() -> list[tuple[str, object]]:
         for kind in ("insert", "upsert", "alter", "drop", "set-column-type")
     ]
     return [
+        *instance.ROUTES,
         *core_writes,
         (CORE_ROW, core_write_view("update")),
         (PREFIX + END, endpoint(pages.apps_page, get=apps.list_apps, post=apps.create_app)),
