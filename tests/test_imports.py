@@ -212,3 +212,37 @@ def test_cli_import(tmp_path):
     rows, operations = asyncio.run(check(datatable))
     assert rows == EXPECTED
     assert operations[-2:] == ["import_rows", "import_rows"]
+
+
+@pytest.mark.asyncio
+async def test_self_references_across_batches_and_null_objects(ds, root):
+    await create_app(ds, root, name="s")
+    await create_datasource(ds, root, "s", slug="d")
+    schema = {
+        "fields": [
+            {"name": "id", "type": "integer"},
+            {"name": "up", "type": "integer"},
+            {"name": "extra", "type": "object"},
+        ],
+        "primaryKey": ["id"],
+        "foreignKeys": [{"fields": ["up"], "reference": {"resource": "", "fields": ["id"]}}],
+    }
+    table = await create_datatable(ds, root, "s", "d", "tree", schema)
+    upload = 'id,up,extra\n1,,\n2,1,\n3,2,"{""a"": 1}"\n'
+    response = await ds.client.post(
+        "/-/apps/s/datasources/d/datatables/tree/import?format=csv&batch_size=2",
+        content=upload,
+        headers=root,
+    )
+    assert response.status_code == 201, response.json()
+    rows = (await ds.client.get(path_of(table["json_url"]), headers=root)).json()["rows"]
+    assert [(r["id"], r["up"], r["extra"]) for r in rows] == [
+        (1, None, None),
+        (2, 1, None),
+        (3, 2, '{"a": 1}'),
+    ]
+    orphan = "id,up,extra\n9,99,\n"
+    refused = await ds.client.post(
+        "/-/apps/s/datasources/d/datatables/tree/import?format=csv", content=orphan, headers=root
+    )
+    assert assert_error(refused, 400)["report"]["errors"][0]["type"] == "foreign-key"

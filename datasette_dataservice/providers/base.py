@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -107,6 +107,56 @@ class Provider(ABC):
 
         ``rebuilt`` says whether the change in question was a rebuild.
         """
+
+    # Rows --------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def write_rows(
+        self, spec: TableSpec, rows: list[dict[str, Any]], mode: str, returning: bool
+    ) -> list[dict[str, Any]] | None:
+        """Write validated rows in one transaction (mode: insert, ignore, replace, upsert);
+        the stored rows when ``returning``. ProviderError when the engine refuses them."""
+
+    @abstractmethod
+    async def import_batches(
+        self,
+        spec: TableSpec,
+        batches: Iterator[tuple[list[dict[str, Any]], list[int]]],
+        mode: str,
+        skip: bool,
+        on_refused: Callable[[list[int]], None],
+    ) -> None:
+        """Write every (rows, row numbers) batch in ONE transaction."""
+
+    @abstractmethod
+    async def update_row(self, spec: TableSpec, key: dict[str, Any], row: dict[str, Any]) -> None:
+        """Replace the stored row found by ``key`` with the validated ``row``."""
+
+    @abstractmethod
+    async def existing_values(
+        self,
+        spec: TableSpec,
+        columns: tuple[str, ...],
+        candidates: list[Any],
+        owner: list[str] | None = None,
+    ) -> dict[Any, tuple | None]:
+        """Which candidate values (tuples for several columns) are stored, and by which row."""
+
+    @abstractmethod
+    async def all_keys(self, spec: TableSpec, columns: tuple[str, ...]) -> set[tuple]:
+        """Every stored value tuple of ``columns`` (foreign-key targets)."""
+
+    @abstractmethod
+    async def rows_by_key(
+        self, spec: TableSpec, key: list[str], keys: list[tuple]
+    ) -> dict[tuple, dict[str, Any]]:
+        """Stored rows, as JSON-native records, for each key tuple found."""
+
+    @abstractmethod
+    def read_pages(
+        self, spec: TableSpec, names: list[str], page_rows: int
+    ) -> AsyncIterator[list[list[Any]]]:
+        """Stored rows as lists of JSON-native values, a page at a time, in insertion order."""
 
     @abstractmethod
     async def count_rows(self, physical_name: str) -> int | None:

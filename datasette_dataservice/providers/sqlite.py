@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from datasette.database import Database
@@ -22,7 +22,7 @@ from .sqlite_rows import (
     write_documents,
     write_flat,
 )
-from .sqlite_values import to_native, to_storage
+from .sqlite_values import document_values, to_native, to_storage
 
 
 class SQLiteProvider(Provider):
@@ -182,6 +182,39 @@ class SQLiteProvider(Provider):
         return await self.database.execute_fn(
             lambda conn: rows_by_key(conn, spec, source, key, keys)
         )
+
+    async def read_pages(
+        self, spec: TableSpec, names: list[str], page_rows: int
+    ) -> AsyncIterator[list[list[Any]]]:
+        """Stored rows as JSON-native values in ``names`` order, a page at a time, in
+        insertion order (keyset on the rowid, or the document id)."""
+        jsonb = self.provider_type == "jsonb"
+        taken = {n.lower() for n in names}
+        rowid = "id" if jsonb else next(c for c in ("rowid", "_rowid_", "oid") if c not in taken)
+        columns = "data" if jsonb else ", ".join(q(n) for n in names)
+        select = f"SELECT {rowid}, {columns} FROM {q(spec.physical_name)}"
+        order = f" ORDER BY {rowid} LIMIT {int(page_rows)}"
+        by_name = {f["name"]: f for f in spec.fields}
+        last = None
+        while True:
+            sql, params = (
+                (select + order, [])
+                if last is None
+                else (select + f" WHERE {rowid} > ?" + order, [last])
+            )
+            page = await self.database.execute_fn(
+                lambda conn, sql=sql, params=params: conn.execute(sql, params).fetchall()
+            )
+            if not page:
+                return
+            last = page[-1][0]
+            if jsonb:
+                yield [document_values(json.loads(row[1]), names, spec.aliases) for row in page]
+            else:
+                yield [
+                    [to_native(v, by_name[n]) for n, v in zip(names, row[1:], strict=True)]
+                    for row in page
+                ]
 
     async def count_rows(self, physical_name: str) -> int | None:
         if not await self.database.table_exists(physical_name):

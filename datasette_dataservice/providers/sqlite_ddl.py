@@ -58,8 +58,11 @@ def column_checks(field: dict[str, Any]) -> list[str]:
     checks = []
     if kind == "boolean":
         checks.append(f"{column} IN (0, 1)")
-    if kind in JSON_TYPES:
-        checks.append(f"json_valid({column}) AND json_type({column}) = '{JSON_TYPES[kind]}'")
+    if kind in JSON_TYPES:  # json_valid(NULL) is 0 on some SQLite versions: allow NULL first
+        checks.append(
+            f"{column} IS NULL OR (json_valid({column}) AND json_type({column}) = "
+            f"'{JSON_TYPES[kind]}')"
+        )
     if kind in NUMERIC_TYPES:
         for key, operator in (
             ("minimum", ">="),

@@ -80,8 +80,22 @@ class _Run:
         self.chunks = chunks
         self.skip = options["on_invalid"] == "skip"
         self.batch_size = options["batch_size"]
-        self.lookup = options["foreign_keys"]
         self.validator = compile_validator(spec.schema)
+        # Self-references may point at rows of earlier batches: their keys join the lookup.
+        base = options["foreign_keys"]
+        self.own_keys: dict[tuple[str, ...], set] = {}
+        for fk in spec.schema.get("foreignKeys") or []:
+            if not (fk.get("reference") or {}).get("resource"):
+                fields = fk["reference"]["fields"]
+                fields = (fields,) if isinstance(fields, str) else tuple(fields)
+                self.own_keys[fields] = set(base("", fields) or ())
+
+        def lookup(resource: str, fields: tuple[str, ...]):
+            if not resource and tuple(fields) in self.own_keys:
+                return self.own_keys[tuple(fields)]
+            return base(resource, fields)
+
+        self.lookup = lookup
 
     def _note(self, errors: list[dict[str, Any]]) -> None:
         self.status.rows_invalid += len({e.get("rowNumber") for e in errors})
@@ -110,6 +124,8 @@ class _Run:
                 result = validate_records(self.validator, records, number, self.lookup)
             if result.errors:
                 self._note(result.errors)
+            for fields, keys in self.own_keys.items():
+                keys.update(tuple(row.get(f) for f in fields) for row in result.rows)
             number += len(batch)
             yield result.rows, result.row_numbers
             self.status.rows_written += len(result.rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import apps, datasources, datatables, instance, pages
+from . import apps, datapackage, datasources, datatables, instance, pages
 from .context import endpoint
 from .core_writes import core_write_view
 
@@ -27,6 +27,7 @@ def route_table() -> list[tuple[str, object]]:
         for kind in ("insert", "upsert", "alter", "drop", "set-column-type")
     ]
     return [
+        *datapackage.ROUTES,
         *instance.ROUTES,
         *core_writes,
         (CORE_ROW, core_write_view("update")),
