@@ -132,6 +132,11 @@ SCHEMAS: dict[str, Any] = {
         report={"type": "object"},
     ),
     "Stats": _obj(["ok"], **OK),
+    "DataPackage": _obj(
+        ["name", "resources"],
+        name={"type": "string"},
+        resources={"type": "array", "items": {"type": "object"}},
+    ),
     "Validation": _obj(
         ["ok", "valid", "report"], **OK, valid={"type": "boolean"}, report={"type": "object"}
     ),
@@ -252,11 +257,38 @@ OPERATIONS = [
     (T + "/schema/plan", "post", "Dry run of a schema change", "SchemaPlan", 200, "Plan"),
     (T + "/operations.json", "get", "The datatable's audit trail", None, 200, "OperationList"),
     (T + "/validate", "post", "Validate rows without writing", "Rows", 200, "Validation"),
+    (T + "/schema/diff.json", "get", "Operations between two schema versions", None, 200, "Stats"),
+    (T + "/import", "post", "Bulk load CSV, TSV, a JSON array or NDJSON", "Upload", 201, "Import"),
+    (T + "/imports/{import_id}.json", "get", "Progress of an import", None, 200, "Import"),
+    (T + "/data.csv", "get", "The rows as CSV, exactly the schema's fields", None, 200, "CSV"),
+    (
+        A + "/datapackage.json",
+        "get",
+        "The app as a Frictionless Data Package",
+        None,
+        200,
+        "DataPackage",
+    ),
+    (A + "/datapackage.zip", "get", "The Data Package with its data, zipped", None, 200, "Zip"),
+    ("/-/apps/import", "post", "Create an app from a Data Package zip", "ZipUpload", 201, "Stats"),
 ]
+MEDIA = {
+    "CSV": "text/csv",
+    "Zip": "application/zip",
+    "ZipUpload": "application/octet-stream",
+    "Upload": "text/csv",
+}
+PATH_PARAMETERS = ("app", "ds", "table", "import_id")
 PARAMETERS = {
     name: {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-    for name in ("app", "ds", "table")
+    for name in PATH_PARAMETERS
 }
+
+
+def _content(name: str) -> dict:
+    if name in MEDIA:
+        return {MEDIA[name]: {"schema": {"type": "string", "format": "binary"}}}
+    return {"application/json": {"schema": ref(name)}}
 
 
 def _operation_id(method: str, path: str) -> str:
@@ -271,11 +303,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": summary,
             "operationId": _operation_id(method, path),
-            "parameters": [PARAMETERS[p] for p in ("app", "ds", "table") if f"{{{p}}}" in path],
+            "parameters": [PARAMETERS[p] for p in PATH_PARAMETERS if f"{{{p}}}" in path],
             "responses": {
                 str(status): {
                     "description": "Success",
-                    "content": {"application/json": {"schema": ref(response)}},
+                    "content": _content(response),
                 },
                 "4XX": {
                     "description": "Refused, in Datasette's error shape",
@@ -288,10 +320,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             },
         }
         if body:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(body)}},
-            }
+            operation["requestBody"] = {"required": True, "content": _content(body)}
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",

@@ -59,7 +59,7 @@ def route_table() -> list[tuple[str, object]]:
         (table_base + "/validate" + ACTION_END, endpoint(post=datatables.validate_rows)),
         (table_base + "/import" + ACTION_END, endpoint(post=datatables.import_rows)),
         (
-            table_base + r"/imports/(?P<import_id>[0-9a-f]+)" + END,
+            table_base + r"/imports/(?P<import_id>[^/]+?)" + END,
             endpoint(get=datatables.import_status),
         ),
         (table_base + "/materialize" + ACTION_END, endpoint(post=datatables.materialize_datatable)),
