@@ -85,3 +85,30 @@ def test_commands_refuse_what_the_api_refuses(run, tmp_path):
     run("create-table", "a", "d", "t", str(stale))
     output = run("migrate", "a", "d", "t", str(stale), "--schema-hash", "0" * 64, ok=False)
     assert "not the current schema" in output
+
+
+def test_export_and_import_package(run, tmp_path):
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps({**SCHEMA, "primaryKey": ["id"]}))
+    run("create-app", "Source")
+    run("create-datasource", "source", "Main", "--provider-type", "flat_table")
+    run("create-table", "source", "main", "people", str(schema_file))
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,name\n1,Ada\n2,Alan\n")
+    runner = CliRunner()
+    data_dir = str(tmp_path / "data")
+    imported = runner.invoke(
+        cli, ["dataservice", "import", data_dir, "source", "main", "people", str(rows)]
+    )
+    assert imported.exit_code == 0, imported.output
+    package = tmp_path / "source.zip"
+    exported = runner.invoke(cli, ["dataservice", "export", data_dir, "source", str(package)])
+    assert exported.exit_code == 0, exported.output
+    assert package.stat().st_size > 0
+    created = runner.invoke(
+        cli, ["dataservice", "import-package", data_dir, str(package), "--slug", "copy"]
+    )
+    assert created.exit_code == 0, created.output
+    assert "2 rows" in created.output
+    assert sorted(a["slug"] for a in run("apps")) == ["copy", "source"]
+    assert [op["operation"] for op in run("operations", "copy")][-1] == "import_package"

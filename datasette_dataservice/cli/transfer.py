@@ -80,3 +80,43 @@ async def _chunks(path: Path, bar):
         while chunk := upload.read(CHUNK_BYTES):
             bar.update(len(chunk))
             yield chunk
+
+
+@dataservice.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("app")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+def export(data_dir, app, out):
+    """Export APP as a Frictionless Data Package zip (descriptor + CSV data) to OUT.
+
+    datasette dataservice export dataservice-data demo demo.zip
+    """
+    from ..service.datapackage import export_package
+
+    run_with_service(data_dir, lambda service: export_package(service, "", app, Path(out)))
+    click.echo(f"Wrote {out}")
+
+
+@dataservice.command(name="import-package")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", help="Name of the new app (default: the package's title)")
+@click.option("--slug", help="Slug of the new app")
+@click.option("--provider-type", type=click.Choice(["flat_table", "jsonb"]), default="flat_table")
+def import_package(data_dir, package, name, slug, provider_type):
+    """Create an app from a Data Package zip: datatables, validated rows, a report.
+
+    datasette dataservice import-package dataservice-data demo.zip --slug demo-copy
+    """
+    from ..service.datapackage import import_package as run_import
+
+    result = run_with_service(
+        data_dir,
+        lambda service: run_import(
+            service, "", "cli", Path(package), name=name, slug=slug, provider_type=provider_type
+        ),
+    )
+    app = result["app"]
+    click.echo(f"Created app {app['slug']} with {len(result['resources'])} datatables")
+    for resource in result["resources"]:
+        click.echo(f"  {resource['name']}: {resource['rows_written']} rows")
