@@ -20,3 +20,18 @@ def stopwatch():
     """``with stopwatch() as elapsed: ...; elapsed()`` gives milliseconds since the start."""
     start = time.perf_counter()
     yield lambda: round((time.perf_counter() - start) * 1000, 3)
+
+
+def about_datatable(datatable: dict[str, Any], actor: str | None, name: str | None = None) -> dict:
+    """The operation columns that say which datatable it concerns and who acted."""
+    return {
+        "tenant": datatable.get("tenant") or "",
+        "app_id": datatable["app_id"],
+        "datasource_id": datatable["datasource_id"],
+        "datatable_id": datatable["id"],
+        "target_type": "datatable",
+        "target": "/".join(
+            (datatable["app_slug"], datatable["datasource_slug"], name or datatable["name"])
+        ),
+        "actor": actor,
+    }

@@ -182,13 +182,7 @@ async def materialize_datatable(
     provider = service.provider_for(datatable)
     spec = table_spec(datatable)
     common = dict(
-        tenant=tenant,
-        app_id=datatable["app_id"],
-        datasource_id=datatable["datasource_id"],
-        datatable_id=datatable["id"],
-        target_type="datatable",
-        target=f"{app_slug}/{ds_slug}/{name}",
-        actor=actor,
+        **audit.about_datatable(datatable, actor),
         operation="materialize",
         schema_after=spec.schema,
     )
@@ -243,14 +237,8 @@ async def update_datatable(
         store.update_row(conn, "datatables", datatable["id"], changes)
         audit.record(
             conn,
-            tenant=tenant,
-            app_id=datatable["app_id"],
-            datasource_id=datatable["datasource_id"],
-            datatable_id=datatable["id"],
+            **audit.about_datatable(datatable, actor),
             operation="update_datatable",
-            target_type="datatable",
-            target=f"{app_slug}/{ds_slug}/{name}",
-            actor=actor,
             details={"before": {k: datatable[k] for k in changes}, "after": changes},
         )
 
@@ -304,14 +292,8 @@ async def _rename_datatable(
         store.update_row(conn, "datatables", datatable["id"], changes)
         audit.record(
             conn,
-            tenant=tenant,
-            app_id=datatable["app_id"],
-            datasource_id=datatable["datasource_id"],
-            datatable_id=datatable["id"],
+            **audit.about_datatable(datatable, actor, name=new_name),
             operation="rename_datatable",
-            target_type="datatable",
-            target=f"{app_slug}/{ds_slug}/{new_name}",
-            actor=actor,
             sql=sql,
             duration_ms=elapsed(),
             details={"before": {"name": old_name}, "after": {"name": new_name}},
@@ -353,14 +335,8 @@ async def _set_active(
         store.set_datatable_active(conn, datatable["id"], active)
         audit.record(
             conn,
-            tenant=tenant,
-            app_id=datatable["app_id"],
-            datasource_id=datatable["datasource_id"],
-            datatable_id=datatable["id"],
+            **audit.about_datatable(datatable, actor),
             operation="restore_datatable" if active else "delete_datatable",
-            target_type="datatable",
-            target=f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}",
-            actor=actor,
         )
 
     await service.write(update)

@@ -192,13 +192,8 @@ async def import_rows(
     await service.write(
         lambda conn: audit.record(
             conn,
-            app_id=datatable["app_id"],
-            datasource_id=datatable["datasource_id"],
-            datatable_id=datatable["id"],
+            **audit.about_datatable(datatable, actor),
             operation="import_rows",
-            target_type="datatable",
-            target=target,
-            actor=actor,
             status="applied" if status.state == "done" else "refused",
             error=status.error,
             duration_ms=duration,

@@ -276,13 +276,7 @@ async def _apply(
 ) -> None:
     datatable = change.datatable
     common = dict(
-        tenant=tenant,
-        app_id=datatable["app_id"],
-        datasource_id=datatable["datasource_id"],
-        datatable_id=datatable["id"],
-        target_type="datatable",
-        target=f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}",
-        actor=actor,
+        **audit.about_datatable(datatable, actor),
         operation="change_schema",
         schema_before=change.old.schema,
         schema_after=change.new.schema,

@@ -50,14 +50,8 @@ async def purge_datatable(
     def forget(conn) -> None:
         audit.record(
             conn,
-            tenant=tenant,
-            app_id=datatable["app_id"],
-            datasource_id=datatable["datasource_id"],
-            datatable_id=datatable["id"],
+            **audit.about_datatable(datatable, actor),
             operation="purge_datatable",
-            target_type="datatable",
-            target=f"{app_slug}/{ds_slug}/{name}",
-            actor=actor,
             schema_before=json.loads(datatable["json_schema"]),
             sql=sql,
             duration_ms=elapsed(),
