@@ -127,3 +127,28 @@ async def test_the_base_domain_is_the_default_tenant(tenants):
     response = await tenants("get", "example.com", "/-/databases.json")
     databases = [d["name"] for d in response.json()["databases"]]
     assert "acme--crm_main" not in databases and "globex--crm_main" not in databases
+
+
+@pytest.mark.asyncio
+async def test_every_documented_route_with_another_tenants_identifiers_is_404(tenants):
+    """Walk the OpenAPI document: each path filled with acme's names, asked from globex."""
+    document = (await tenants("get", GLOBEX, "/-/apps/openapi.json")).json()
+    values = {"{app}": "crm", "{ds}": "main", "{table}": "people", "{import_id}": "0"}
+    probed = 0
+    # acme's datasource also exists at globex under the same slugs, so give acme a unique app
+    response = await tenants("post", ACME, "/-/apps", json={"name": "Acme Only"})
+    assert response.status_code == 201
+    for path, operations in document["paths"].items():
+        if "{app}" not in path:
+            continue
+        concrete = path
+        for placeholder, value in values.items():
+            concrete = concrete.replace(placeholder, value)
+        concrete = concrete.replace("/-/apps/crm", "/-/apps/acme-only", 1)
+        for method in operations:
+            kwargs = {"json": {}} if method in ("post", "put", "patch") else {}
+            response = await tenants(method, GLOBEX, concrete, **kwargs)
+            assert response.status_code == 404, (method, concrete, response.text[:200])
+            assert "acme" not in response.text.lower().replace("acme-only", ""), concrete
+            probed += 1
+    assert probed > 30

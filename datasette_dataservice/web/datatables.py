@@ -124,6 +124,7 @@ async def plan_schema_change(call: Call):
 async def schema_diff(call: Call):
     app_slug, ds_slug, name = _path(call)
     await call.require(VIEW_APP, app_slug)
+    await call.service.datatable(call.tenant, app_slug, ds_slug, name)  # 404 before 400
     versions = [requests.optional_int(call.request, key) for key in ("from", "to")]
     if None in versions:
         raise BadRequest('"from" and "to" are required: two schema version numbers')
