@@ -388,3 +388,19 @@ async def test_core_create_with_replace_cannot_overwrite_a_managed_table(ds, roo
     response = await ds.client.post(f"/{people['database']}/-/create", json=body, headers=root)
     assert response.status_code in (400, 403), response.text
     assert await stored_rows(ds, root, people) == ROWS
+
+
+@pytest.mark.asyncio
+async def test_a_referenced_datatable_cannot_be_renamed_or_purged(ds, root, people):
+    child = {
+        "fields": [{"name": "person", "type": "integer"}],
+        "foreignKeys": [
+            {"fields": ["person"], "reference": {"resource": "people", "fields": ["id"]}}
+        ],
+    }
+    await create_datatable(ds, root, "a", "d", "visits", child)
+    renamed = await ds.client.patch(BASE, json={"name": "persons"}, headers=root)
+    assert "has a foreign key to it" in assert_error(renamed, 409)["error"]
+    purged = await ds.client.delete(BASE + "?purge=true&confirm=people", headers=root)
+    assert "visits" in assert_error(purged, 409)["error"]
+    assert (await current(ds, root))["name"] == "people"

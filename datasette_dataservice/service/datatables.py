@@ -259,24 +259,11 @@ async def _rename_datatable(
         datatable["datasource_slug"],
         datatable["name"],
     )
-    siblings = await service.read(
-        store.list_datatables,
-        datatable["app_id"],
-        datasource_id=datatable["datasource_id"],
-        include_inactive=True,
-    )
+    siblings = await _siblings(service, datatable)
     for sibling in siblings:
-        if sibling["id"] != datatable["id"] and sibling["name"].lower() == new_name.lower():
+        if sibling["name"].lower() == new_name.lower():
             raise Conflict(f'Datasource "{ds_slug}" already has a datatable "{sibling["name"]}"')
-        references = [
-            (fk.get("reference") or {}).get("resource")
-            for fk in json.loads(sibling["json_schema"]).get("foreignKeys") or []
-        ]
-        if sibling["id"] != datatable["id"] and old_name in references:
-            raise Conflict(
-                f'DataTable "{old_name}" cannot be renamed: datatable "{sibling["name"]}" '
-                "has a foreign key to it"
-            )
+    ensure_unreferenced(datatable, siblings, "renamed")
     new_physical = physical_table_name(app_slug, new_name)
     provider = service.provider_for(datatable)
     sql: list[str] = []
@@ -360,3 +347,32 @@ async def schema_of(
             f"{datatable['schema_version']}"
         )
     return json.loads(row["json_schema"])
+
+
+async def _siblings(service: DataService, datatable: dict) -> list[dict]:
+    """The other datatables of the datatable's datasource, deleted ones included."""
+    rows = await service.read(
+        store.list_datatables,
+        datatable["app_id"],
+        datasource_id=datatable["datasource_id"],
+        include_inactive=True,
+    )
+    return [row for row in rows if row["id"] != datatable["id"]]
+
+
+def ensure_unreferenced(datatable: dict, siblings: list[dict], what: str) -> None:
+    """409 if another datatable has a foreign key to ``datatable``."""
+    for sibling in siblings:
+        references = {
+            (fk.get("reference") or {}).get("resource")
+            for fk in json.loads(sibling["json_schema"]).get("foreignKeys") or []
+        }
+        if datatable["name"] in references:
+            raise Conflict(
+                f'DataTable "{datatable["name"]}" cannot be {what}: datatable '
+                f'"{sibling["name"]}" has a foreign key to it'
+            )
+
+
+async def ensure_unreferenced_by_siblings(service: DataService, datatable: dict, what: str):
+    ensure_unreferenced(datatable, await _siblings(service, datatable), what)

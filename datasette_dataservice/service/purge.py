@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from ..catalog import store
-from ..errors import BadRequest, Conflict
+from ..errors import BadRequest
 from . import audit
 from .core import DataService
+from .datatables import ensure_unreferenced_by_siblings
 
 
 async def purge_datatable(
@@ -25,22 +26,7 @@ async def purge_datatable(
         raise BadRequest(
             f'purging drops the table and its rows for good: add "confirm={name}" to confirm'
         )
-    siblings = await service.read(
-        store.list_datatables,
-        datatable["app_id"],
-        datasource_id=datatable["datasource_id"],
-        include_inactive=True,
-    )
-    for sibling in siblings:
-        references = {
-            (fk.get("reference") or {}).get("resource")
-            for fk in json.loads(sibling["json_schema"]).get("foreignKeys") or []
-        }
-        if sibling["id"] != datatable["id"] and name in references:
-            raise Conflict(
-                f'DataTable "{name}" cannot be purged: datatable "{sibling["name"]}" has a '
-                "foreign key to it"
-            )
+    await ensure_unreferenced_by_siblings(service, datatable, "purged")
     provider = service.provider_for(datatable)
     sql: list[str] = []
     with audit.stopwatch() as elapsed:
