@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import create_app, create_datasource, create_datatable, make_datasette
+from live_server import live_server
 
 from datasette_dataservice.catalog import history
 from datasette_dataservice.service.core import service_for
@@ -131,51 +127,12 @@ def _wait_for_pending_change(catalog: Path, timeout: float = 30.0) -> bool:
     return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.asyncio
 async def test_killing_the_server_mid_rebuild_loses_nothing(tmp_path):
     rows = 300_000
     await _table_with_rows(tmp_path, rows)
-    secret = "crash-test-secret"
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "datasette",
-            "serve",
-            "--root",
-            "-p",
-            str(port),
-            "-s",
-            "plugins.datasette-dataservice.data_dir",
-            str(tmp_path),
-            "--secret",
-            secret,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "DATASETTE_SECRET": secret},
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(base + "/-/versions.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        token = subprocess.run(
-            [sys.executable, "-m", "datasette", "create-token", "root", "--secret", secret],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+    with live_server(tmp_path) as server:
+        base, token = server.base, server.token
         request = threading.Thread(
             target=_put_quietly,
             args=(base + BASE, {"json_schema": AS_NUMBER}, token),
@@ -183,11 +140,7 @@ async def test_killing_the_server_mid_rebuild_loses_nothing(tmp_path):
         )
         request.start()
         assert _wait_for_pending_change(tmp_path / "catalog.db"), "the change never started"
-        server.send_signal(signal.SIGKILL)  # the rebuild of 300k rows is under way
-        server.wait(timeout=10)
-    finally:
-        if server.poll() is None:
-            server.kill()
+        server.kill()  # the rebuild of 300k rows is under way
     version, count = await _agreement(tmp_path)
     assert version in (1, 2)
     assert count == rows

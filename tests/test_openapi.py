@@ -3,18 +3,14 @@ breaks the document."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-
-SECRET = "openapi-test-secret"
+from live_server import live_server
 
 
 @pytest.mark.asyncio
@@ -43,53 +39,12 @@ async def test_reserved_slugs_are_not_apps(ds, root):
     assert derived.json()["slug"] == "openapi-2"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_schemathesis_finds_no_server_errors(tmp_path: Path):
     schemathesis = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
     assert Path(schemathesis).exists(), "schemathesis must be installed (test extras)"
-    port = _free_port()
-    env = {**os.environ, "DATASETTE_SECRET": SECRET}
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "datasette",
-            "serve",
-            "--root",
-            "-p",
-            str(port),
-            "-s",
-            "plugins.datasette-dataservice.data_dir",
-            str(tmp_path / "data"),
-            "-s",
-            "plugins.datasette-dataservice.rate_limits.enabled",
-            "false",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(base + "/-/apps/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        token = subprocess.run(
-            [sys.executable, "-m", "datasette", "create-token", "root", "--secret", SECRET],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        headers = {"Authorization": f"Bearer {token}"}
+    log = tmp_path / "server.log"
+    with live_server(tmp_path / "data", ("rate_limits.enabled", "false"), log=log) as server:
+        base, headers = server.base, server.headers
         httpx.post(base + "/-/apps", json={"name": "fuzz"}, headers=headers)
         httpx.post(
             base + "/-/apps/fuzz/datasources",
@@ -107,7 +62,7 @@ def test_schemathesis_finds_no_server_errors(tmp_path: Path):
                 "run",
                 base + "/-/apps/openapi.json",
                 "--header",
-                f"Authorization: Bearer {token}",
+                f"Authorization: Bearer {server.token}",
                 "--checks",
                 "not_a_server_error,response_schema_conformance,"
                 "status_code_conformance,content_type_conformance",
@@ -127,10 +82,6 @@ def test_schemathesis_finds_no_server_errors(tmp_path: Path):
             timeout=600,
         )
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
-    access_log = (tmp_path / "server.log").read_text()
+    access_log = log.read_text()
     assert '" 200' in access_log, "the server answered nothing"
     assert '" 500' not in access_log, "the server answered 500"

@@ -1,0 +1,80 @@
+"""A real `datasette serve` with the plugin, on a free local port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class LiveServer:
+    process: subprocess.Popen
+    base: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(data_dir: Path, *settings: tuple[str, str], log: Path | None = None):
+    """Serve ``data_dir`` with ``-s plugins.datasette-dataservice.KEY VALUE`` settings; yield a
+    LiveServer with a root token once it answers; stop it afterwards."""
+    secret = "live-server-secret"
+    port = free_port()
+    arguments = [sys.executable, "-m", "datasette", "serve", "--root", "-p", str(port)]
+    for key, value in [("data_dir", str(data_dir)), *settings]:
+        arguments += ["-s", f"plugins.datasette-dataservice.{key}", value]
+    output = log.open("w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        arguments,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DATASETTE_SECRET": secret},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/-/versions.json", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("datasette serve did not start") from None
+                time.sleep(0.1)
+        token = subprocess.run(
+            [sys.executable, "-m", "datasette", "create-token", "root", "--secret", secret],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        yield LiveServer(process, base, token)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if log:
+            output.close()
