@@ -8,6 +8,7 @@ __version__ = "0.1.0"  # before the hooks: modules they import read it
 
 from .plugin import (  # noqa: E402, F401
     asgi_wrapper,
+    database_actions,
     menu_links,
     permission_resources_sql,
     prepare_connection,
@@ -16,4 +17,6 @@ from .plugin import (  # noqa: E402, F401
     register_dataservice_providers,
     register_routes,
     startup,
+    table_actions,
+    view_actions,
 )

@@ -12,6 +12,7 @@ from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
 from .tenancy import middleware as tenant_middleware
+from .web import actions
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
 
@@ -83,5 +84,38 @@ def menu_links(datasette, actor, request):
         if await datasette.allowed(action=permissions.CREATE_APP, actor=actor):
             return [{"href": datasette.urls.path("/-/apps"), "label": "Data service apps"}]
         return []
+
+    return links
+
+
+@hookimpl
+def table_actions(datasette, actor, database, table, request):
+    if actor is None:  # anonymous: no extra links, no permission checks
+        return None
+
+    async def links():
+        return await actions.table_links(datasette, actor, database, table)
+
+    return links
+
+
+@hookimpl
+def view_actions(datasette, actor, database, view, request):
+    if actor is None:
+        return None
+
+    async def links():  # a jsonb datatable is served by its view
+        return await actions.table_links(datasette, actor, database, view)
+
+    return links
+
+
+@hookimpl
+def database_actions(datasette, actor, database, request):
+    if actor is None:
+        return None
+
+    async def links():
+        return await actions.database_links(datasette, actor, database)
 
     return links
