@@ -30,10 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from datasette.utils import await_me_maybe
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import SCHEMES, storage_from_string
+from limits.storage import MemoryStorage as SyncMemoryStorage
+from limits.strategies import MovingWindowRateLimiter as SyncMovingWindowRateLimiter
 
 from ..config import RateLimits
 from ..errors import DataServiceError
@@ -141,12 +144,20 @@ class RateLimiter:
         return f"{url.scheme}://{url.hostname or ''}{f':{url.port}' if url.port else ''}"
 
     @property
-    def strategy(self) -> MovingWindowRateLimiter:
+    def strategy(self):
+        """The moving-window limiter over the configured storage.
+
+        Memory storage uses the library's synchronous limiter: it does no I/O, so calling it
+        from the event loop is safe and atomic, and it costs ~10 us a hit against ~75 us for
+        the asynchronous one (which schedules an expiry sweep in a thread on every hit).
+        """
         if self._strategy is None:
             options: dict[str, Any] = {"wrap_exceptions": True}
             scheme = urlparse(self.storage_uri).scheme
-            if scheme != "async+memory":
-                options["key_prefix"] = self.key_prefix
+            if scheme == "async+memory":
+                self._strategy = SyncMovingWindowRateLimiter(SyncMemoryStorage(**options))
+                return self._strategy
+            options["key_prefix"] = self.key_prefix
             if scheme in {"async+redis", "async+rediss", "async+redis+unix"}:
                 options.update(REDIS_TIMEOUTS)
             self._strategy = MovingWindowRateLimiter(
@@ -170,8 +181,9 @@ class RateLimiter:
     async def hit(self, name: str, who: str) -> Usage:
         item = self.items[name]
         try:
-            allowed = await self.strategy.hit(item, name, who)
-            reset, remaining = await self.strategy.get_window_stats(item, name, who)
+            strategy = self.strategy
+            allowed = await await_me_maybe(strategy.hit(item, name, who))
+            reset, remaining = await await_me_maybe(strategy.get_window_stats(item, name, who))
         except (StorageError, ConfigurationError, OSError, TimeoutError) as e:
             log.warning("rate limit storage %s failed: %r", self.storage_name, e)
             raise RateLimitUnavailable(
