@@ -13,6 +13,18 @@ from .openapi import openapi_document
 APP_KEYS = {"name", "slug", "description"}
 
 
+def _manage(use_case):
+    """A handler for an app use case that needs dataservice-manage-app (delete, restore)."""
+
+    async def handler(call: Call):
+        slug = call.vars["app"]
+        await call.require(MANAGE_APP, slug)
+        app = await use_case(call.service, call.tenant, call.actor_id, slug)
+        return responses.ok(call.serializer.app(app))
+
+    return handler
+
+
 async def list_apps(call: Call):
     page = await listing.apps(
         call.service,
@@ -50,18 +62,10 @@ async def update_app(call: Call):
     return responses.ok(call.serializer.app(app))
 
 
-async def delete_app(call: Call):
-    slug = call.vars["app"]
-    await call.require(MANAGE_APP, slug)
-    app = await apps.delete_app(call.service, call.tenant, call.actor_id, slug)
-    return responses.ok(call.serializer.app(app))
+delete_app = _manage(apps.delete_app)
 
 
-async def restore_app(call: Call):
-    slug = call.vars["app"]
-    await call.require(MANAGE_APP, slug)
-    app = await apps.restore_app(call.service, call.tenant, call.actor_id, slug)
-    return responses.ok(call.serializer.app(app))
+restore_app = _manage(apps.restore_app)
 
 
 async def app_stats(call: Call):

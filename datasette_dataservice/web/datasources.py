@@ -10,6 +10,18 @@ from .context import Call
 DATASOURCE_KEYS = {"name", "slug", "description", "provider_type", "provider_config"}
 
 
+def _manage(use_case):
+    """A handler for a datasource use case that needs dataservice-manage-app (delete, restore)."""
+
+    async def handler(call: Call):
+        app_slug, slug = call.vars["app"], call.vars["ds"]
+        await call.require(MANAGE_APP, app_slug)
+        row = await use_case(call.service, call.tenant, call.actor_id, app_slug, slug)
+        return responses.ok(call.serializer.datasource(row))
+
+    return handler
+
+
 async def list_datasources(call: Call):
     app_slug = call.vars["app"]
     await call.require(VIEW_APP, app_slug)
@@ -54,22 +66,10 @@ async def update_datasource(call: Call):
     return responses.ok(call.serializer.datasource(row))
 
 
-async def delete_datasource(call: Call):
-    app_slug, slug = call.vars["app"], call.vars["ds"]
-    await call.require(MANAGE_APP, app_slug)
-    row = await datasources.delete_datasource(
-        call.service, call.tenant, call.actor_id, app_slug, slug
-    )
-    return responses.ok(call.serializer.datasource(row))
+delete_datasource = _manage(datasources.delete_datasource)
 
 
-async def restore_datasource(call: Call):
-    app_slug, slug = call.vars["app"], call.vars["ds"]
-    await call.require(MANAGE_APP, app_slug)
-    row = await datasources.restore_datasource(
-        call.service, call.tenant, call.actor_id, app_slug, slug
-    )
-    return responses.ok(call.serializer.datasource(row))
+restore_datasource = _manage(datasources.restore_datasource)
 
 
 async def datasource_stats(call: Call):

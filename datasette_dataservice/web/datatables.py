@@ -19,6 +19,19 @@ def _path(call: Call) -> tuple[str, str, str]:
     return call.vars["app"], call.vars["ds"], call.vars["table"]
 
 
+def _manage(use_case):
+    """A handler for a datatable use case that needs dataservice-manage-app and answers
+    with the datatable (delete, restore, materialize)."""
+
+    async def handler(call: Call):
+        app_slug, ds_slug, name = _path(call)
+        await call.require(MANAGE_APP, app_slug)
+        row = await use_case(call.service, call.tenant, call.actor_id, app_slug, ds_slug, name)
+        return responses.ok(_serialize(call, row))
+
+    return handler
+
+
 def _serialize(call: Call, row: dict) -> dict:
     return call.serializer.datatable(row, call.service.data_resource(row))
 
@@ -151,29 +164,13 @@ async def delete_datatable(call: Call):
             call.request.args.get("confirm"),
         )
         return responses.ok(result)
-    await call.require(MANAGE_APP, app_slug)
-    row = await datatables.delete_datatable(
-        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name
-    )
-    return responses.ok(_serialize(call, row))
+    return await _manage(datatables.delete_datatable)(call)
 
 
-async def restore_datatable(call: Call):
-    app_slug, ds_slug, name = _path(call)
-    await call.require(MANAGE_APP, app_slug)
-    row = await datatables.restore_datatable(
-        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name
-    )
-    return responses.ok(_serialize(call, row))
+restore_datatable = _manage(datatables.restore_datatable)
 
 
-async def materialize_datatable(call: Call):
-    app_slug, ds_slug, name = _path(call)
-    await call.require(MANAGE_APP, app_slug)
-    row = await datatables.materialize_datatable(
-        call.service, call.tenant, call.actor_id, app_slug, ds_slug, name
-    )
-    return responses.ok(_serialize(call, row))
+materialize_datatable = _manage(datatables.materialize_datatable)
 
 
 async def read_schema(call: Call):
