@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,56 @@ class Tenancy:
 
 
 @dataclass(frozen=True)
+class PostgresConnection:
+    """A named PostgreSQL connection (DESIGN §8). The DSN is a secret: it never appears in a
+    repr, an API response, the catalog or a log line."""
+
+    name: str
+    dsn: str = field(repr=False)
+    schema_prefix: str = ""  # prepended to every datasource's schema name
+    max_size: int = 10  # connections in the pool
+
+    @classmethod
+    def from_raw(cls, name: str, raw: Any, environ: dict[str, str]) -> PostgresConnection:
+        if not isinstance(raw, dict):
+            raise ValueError(f"postgres.{name} must be a mapping with dsn or dsn_env")
+        known = {"dsn", "dsn_env", "schema_prefix", "max_size"}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(
+                f"Unknown postgres.{name} key(s): {', '.join(sorted(unknown))}; "
+                f"known keys are {', '.join(sorted(known))}"
+            )
+        if ("dsn" in raw) == ("dsn_env" in raw):
+            raise ValueError(f"postgres.{name} needs exactly one of dsn or dsn_env")
+        if "dsn_env" in raw:
+            dsn = environ.get(raw["dsn_env"])
+            if not dsn:
+                raise ValueError(
+                    f"postgres.{name}.dsn_env names {raw['dsn_env']}, which is not set"
+                )
+        else:
+            dsn = str(raw["dsn"])
+        return cls(
+            name=name,
+            dsn=dsn,
+            schema_prefix=str(raw.get("schema_prefix") or ""),
+            max_size=int(raw.get("max_size", cls.max_size)),
+        )
+
+
+def _postgres(raw: Any) -> dict[str, PostgresConnection]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("postgres must map connection names to {dsn: ...} or {dsn_env: ...}")
+    return {
+        str(name): PostgresConnection.from_raw(str(name), value, dict(os.environ))
+        for name, value in raw.items()
+    }
+
+
+@dataclass(frozen=True)
 class DataServiceConfig:
     data_dir: Path
     max_body_bytes: int = 10 * 1024 * 1024
@@ -91,6 +142,7 @@ class DataServiceConfig:
     max_json_depth: int = 32  # nesting of a request body
     rate_limits: RateLimits = field(default_factory=RateLimits)
     tenancy: Tenancy = field(default_factory=Tenancy)
+    postgres: dict[str, PostgresConnection] = field(default_factory=dict)
 
     @property
     def catalog_path(self) -> Path:
@@ -114,4 +166,5 @@ class DataServiceConfig:
             max_json_depth=int(raw.get("max_json_depth", cls.max_json_depth)),
             rate_limits=RateLimits.from_raw(raw.get("rate_limits")),
             tenancy=Tenancy.from_raw(raw.get("tenancy")),
+            postgres=_postgres(raw.get("postgres")),
         )

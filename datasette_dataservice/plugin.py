@@ -13,6 +13,7 @@ from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
 from .tenancy import middleware as tenant_middleware
 from .web import actions
+from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
 
@@ -45,12 +46,16 @@ def register_dataservice_providers(datasette):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    tenancy = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME)).tenancy
-    if tenancy.mode == "off":
+    config = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME))
+    if config.tenancy.mode == "off" and not config.postgres:
         return None  # no per-request work at all
 
     def wrap(app):
-        return tenant_middleware(datasette, app, tenancy, managed_databases_of(datasette))
+        if config.postgres:  # Postgres-backed databases answer at Datasette's own URLs
+            app = mount_postgres(datasette, app)
+        if config.tenancy.mode != "off":
+            app = tenant_middleware(datasette, app, config.tenancy, managed_databases_of(datasette))
+        return app
 
     return wrap
 

@@ -65,6 +65,12 @@ def hidden_databases(tenant: str, databases, managed: set[str]) -> list[str]:
 def middleware(datasette, app, tenancy: Tenancy, managed: set[str]):
     """ASGI wrapper: resolve the tenant, refuse unknown hosts, 404 other tenants' databases."""
 
+    def postgres_names() -> list[str]:
+        from .service.core import _services  # imported late: the service imports this module
+
+        service = _services.get(datasette)
+        return list(service.postgres_targets) if service else []
+
     async def tenant_app(scope, receive, send):
         if scope["type"] != "http":
             return await app(scope, receive, send)
@@ -75,7 +81,7 @@ def middleware(datasette, app, tenancy: Tenancy, managed: set[str]):
             return await _refuse(send, 400, f'Unknown host "{host}": no tenant is served there')
         first = scope["path"].lstrip("/").split("/", 1)[0]
         database = tilde_decode(first.split(".", 1)[0]) if first and first != "-" else None
-        hidden = hidden_databases(tenant, datasette.databases, managed)
+        hidden = hidden_databases(tenant, [*datasette.databases, *postgres_names()], managed)
         if database is not None and database in hidden:
             return await _refuse(send, 404, "Database not found")
         token = current_tenant.set(tenant)

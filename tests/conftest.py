@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import uuid
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import pytest_asyncio
 from datasette_test import Datasette
+
+# The PostgreSQL the tests talk to: the local server by default (ISSUE 5); in CI a missing
+# server fails the run instead of skipping the Postgres tests.
+POSTGRES_DSN = os.environ.get(
+    "DATASERVICE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+# Every schema this run creates starts with this, so runs never collide and clean up after.
+RUN_PREFIX = f"dst{uuid.uuid4().hex[:6]}_"
+_schema_numbers = itertools.count(1)
 
 USERS_SCHEMA = {
     "fields": [
@@ -24,12 +37,13 @@ USERS_SCHEMA = {
 }
 
 
-def make_datasette(data_dir, permissions=None, **plugin_config) -> Datasette:
+def make_datasette(data_dir, permissions=None, settings=None, **plugin_config) -> Datasette:
     """A Datasette with the plugin; rate limits are off unless a test configures them."""
     plugin_config.setdefault("rate_limits", False)
     datasette = Datasette(
         plugin_config={"datasette-dataservice": {"data_dir": str(data_dir), **plugin_config}},
         permissions=permissions,
+        settings=settings,
     )
     datasette.root_enabled = True
     return datasette
@@ -41,6 +55,50 @@ async def ds(tmp_path):
     await datasette.invoke_startup()
     yield datasette
     datasette.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn():
+    """The test server's DSN; skips (or, with CI=true, fails) when it is not reachable."""
+    try:
+        psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and PostgreSQL is not reachable: {error}")
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
+    yield POSTGRES_DSN
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (RUN_PREFIX + "%",)
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_config(postgres_dsn):
+    """Plugin config for one named connection ("main") whose schemas are this test's own."""
+    prefix = f"{RUN_PREFIX}{next(_schema_numbers)}_"
+    return {"main": {"dsn": postgres_dsn, "schema_prefix": prefix}}
+
+
+async def close_data_service(datasette) -> None:
+    """Close the Postgres pools a test's Datasette opened, then Datasette itself."""
+    from datasette_dataservice.service.core import _services
+
+    service = _services.get(datasette)
+    if service is not None:
+        await service.close()
+    datasette.close()
+
+
+@pytest_asyncio.fixture
+async def pg_ds(tmp_path, postgres_config):
+    """A Datasette whose data service has a Postgres connection named "main"."""
+    datasette = make_datasette(tmp_path / "data", postgres=postgres_config)
+    await datasette.invoke_startup()
+    yield datasette
+    await close_data_service(datasette)
 
 
 @pytest_asyncio.fixture

@@ -239,7 +239,7 @@ def restore_datasource(conn, datasource_id: int, deleted_at: str) -> None:
 
 DATATABLE_SELECT = """
     SELECT t.*, d.slug AS datasource_slug, d.provider_type, d.engine, d.database_name,
-      a.slug AS app_slug, a.id AS app_id, a.tenant AS tenant
+      d.provider_config, a.slug AS app_slug, a.id AS app_id, a.tenant AS tenant
     FROM datatables t JOIN datasources d ON d.id = t.datasource_id JOIN apps a ON a.id = d.app_id
 """
 

@@ -150,15 +150,43 @@ def json_field(name: str) -> str:
     return f"json_extract(data, {literal(path)})"
 
 
-def _document_value(name: str, aliases: list[str]) -> str:
-    if not aliases:
-        return json_field(name)
-    return f"coalesce({', '.join(json_field(n) for n in [name, *aliases])})"
+def json_field_type(name: str) -> str:
+    """An expression giving json_type() of the top-level key ``name`` of ``data``."""
+    if '"' in name:
+        return f"(SELECT type FROM json_each(data) WHERE key = {literal(name)})"
+    path = '$."' + name + '"'
+    return f"json_type(data, {literal(path)})"
+
+
+# A view column's CAST gives it a type affinity, so ``?id=1`` (text from a URL) matches
+# stored numbers as it does on a flat_table; values of another JSON type (documents written
+# before a type change are never rewritten) read as NULL instead of as a wrong number.
+TYPED_VIEW_COLUMNS = {
+    "integer": ("INTEGER", "'integer'"),
+    "year": ("INTEGER", "'integer'"),
+    "number": ("REAL", "'integer', 'real'"),
+    "boolean": ("INTEGER", "'true', 'false'"),
+}
+
+
+def _document_value(field: dict[str, Any], aliases: list[str]) -> str:
+    names = [field["name"], *aliases]
+    typed = TYPED_VIEW_COLUMNS.get(field_type(field))
+    if typed is None:
+        values = [json_field(n) for n in names]
+        return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+    sql_type, json_types = typed
+    values = [
+        f"CASE WHEN {json_field_type(n)} IN ({json_types}) THEN {json_field(n)} END"
+        for n in names
+    ]
+    value = values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+    return f"CAST({value} AS {sql_type})"
 
 
 def jsonb_view_sql(spec: TableSpec) -> str:
     columns = ", ".join(
-        f"{_document_value(f['name'], spec.aliases.get(f['name'], []))} AS {q(f['name'])}"
+        f"{_document_value(f, spec.aliases.get(f['name'], []))} AS {q(f['name'])}"
         for f in spec.fields
     )
     return (

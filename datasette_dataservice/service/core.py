@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sqlite3
 import weakref
 from collections import defaultdict
@@ -16,6 +17,7 @@ from ..catalog import migrations, store
 from ..config import CATALOG_DATABASE, DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
 from ..providers.base import Provider
+from ..providers.postgres_storage import PostgresConnections, PostgresTarget, schema_name
 from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
 
 T = TypeVar("T")
@@ -56,6 +58,9 @@ class DataService:
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
+        self.postgres = PostgresConnections(config.postgres)
+        # Database name -> where a Postgres-backed datasource lives (served by web/postgres).
+        self.postgres_targets: dict[str, PostgresTarget] = {}
         _services[datasette] = self
 
     async def start(self) -> None:
@@ -75,7 +80,11 @@ class DataService:
         else:
             self.catalog = self.datasette.get_database(CATALOG_DATABASE)
         for datasource in await self.read(store.all_active_datasources):
-            self.attach(datasource["database_name"], datasource["engine"])
+            self.attach_datasource(datasource)
+
+    async def close(self) -> None:
+        """Close the Postgres pools (SQLite databases close with Datasette)."""
+        await self.postgres.close()
 
     # Catalog access -----------------------------------------------------------------------
 
@@ -91,8 +100,17 @@ class DataService:
 
     # Storage and providers ------------------------------------------------------------------
 
-    def attach(self, database_name: str, engine: str) -> Database:
-        """The Datasette database of a datasource, attaching its SQLite file if needed."""
+    def attach_datasource(self, row: dict[str, Any]) -> Database | PostgresTarget:
+        """The storage of a datasource (or of a datatable's datasource), attached if needed."""
+        return self.attach(row["database_name"], row["engine"], connection_of(row))
+
+    def attach(
+        self, database_name: str, engine: str, connection: str | None = None
+    ) -> Database | PostgresTarget:
+        """The Datasette database of a SQLite datasource, attaching its file if needed; the
+        Postgres target (connection and schema) of a Postgres one."""
+        if engine == "postgres":
+            return self._attach_postgres(database_name, connection)
         if engine != "sqlite":
             raise NotImplementedProvider(f'engine "{engine}" is not available on this instance')
         self.managed_databases.add(database_name)
@@ -106,15 +124,53 @@ class DataService:
             Database(self.datasette, path=str(path), is_mutable=True), name=database_name
         )
 
+    def _attach_postgres(self, database_name: str, connection: str | None) -> PostgresTarget:
+        target = self.postgres_targets.get(database_name)
+        if target is not None:
+            return target
+        name = self.postgres_connection_name(connection)
+        config = self.config.postgres[name]
+        target = PostgresTarget(
+            database_name=database_name,
+            schema=schema_name(config.schema_prefix, database_name),
+            connection_name=name,
+            connections=self.postgres,
+        )
+        self.postgres_targets[database_name] = target
+        self.managed_databases.add(database_name)
+        return target
+
+    def postgres_connection_name(self, connection: str | None) -> str:
+        """The configured connection a datasource asks for (the only one if it names none)."""
+        names = self.postgres.names()
+        if not names:
+            raise NotImplementedProvider(
+                'engine "postgres" is not available on this instance: no PostgreSQL '
+                "connection is configured (plugins.datasette-dataservice.postgres)"
+            )
+        if connection is None and len(names) == 1:
+            return names[0]
+        if connection not in names:
+            raise BadRequest(
+                '"provider_config.connection" must name a configured PostgreSQL connection: '
+                + ", ".join(names)
+            )
+        return connection
+
+    def postgres_target(self, database_name: str) -> PostgresTarget | None:
+        """The target of a Postgres-backed datasource's database, or None."""
+        return self.postgres_targets.get(database_name)
+
     def detach(self, database_name: str) -> None:
         """Stop serving a datasource's database (its file stays: soft delete keeps data)."""
+        self.postgres_targets.pop(database_name, None)
         if database_name in self.datasette.databases:
             self.datasette.remove_database(database_name)
 
     async def attach_app_datasources(self, app_id: int, attached: bool) -> None:
         for datasource in await self.read(store.all_datasources_of_app, app_id):
             if attached and datasource["is_active"]:
-                self.attach(datasource["database_name"], datasource["engine"])
+                self.attach_datasource(datasource)
             elif not attached:
                 self.detach(datasource["database_name"])
 
@@ -176,7 +232,7 @@ class DataService:
     def provider_for(self, datatable_or_datasource: dict[str, Any]) -> Provider:
         row = datatable_or_datasource
         cls = self.provider_class(row["provider_type"], row["engine"])
-        return cls(self.attach(row["database_name"], row["engine"]))
+        return cls(self.attach_datasource(row))
 
     # Lookups shared by the use cases --------------------------------------------------------
 
@@ -214,3 +270,11 @@ class DataService:
                 f'"{app_slug}"'
             )
         return datatable
+
+
+def connection_of(row: dict[str, Any]) -> str | None:
+    """The named Postgres connection in a datasource's (or datatable's) provider_config."""
+    config = row.get("provider_config") or "{}"
+    if isinstance(config, str):
+        config = json.loads(config)
+    return config.get("connection")

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from ..catalog import store
-from ..errors import Conflict
+from ..errors import BadRequest, Conflict
+from ..providers.postgres_storage import MAX_IDENTIFIER_BYTES, schema_name
 from ..schema.names import database_name, slug_problem, slugify
 from . import audit
 from .core import DataService
@@ -52,6 +53,9 @@ async def create_datasource(
     config = _provider_config(body, problems)
     problems.raise_if_any()
     service.provider_class(provider_type, config["engine"])  # refuses unknown/unavailable ones
+    if config["engine"] == "postgres":
+        config["connection"] = service.postgres_connection_name(config.get("connection"))
+        _check_postgres_schema_name(service, config["connection"], app_slug, slug, tenant)
 
     values = {
         "name": name,
@@ -80,8 +84,20 @@ async def create_datasource(
         )
 
     await service.write(create)
-    service.attach(values["database_name"], values["engine"])
+    service.attach(values["database_name"], values["engine"], config.get("connection"))
     return await service.datasource(tenant, app_slug, slug)
+
+
+def _check_postgres_schema_name(
+    service: DataService, connection: str, app_slug: str, slug: str, tenant: str
+) -> None:
+    prefix = service.config.postgres[connection].schema_prefix
+    schema = schema_name(prefix, database_name(app_slug, slug, tenant))
+    if len(schema.encode()) > MAX_IDENTIFIER_BYTES:
+        raise BadRequest(
+            f'the Postgres schema name "{schema}" would be longer than PostgreSQL\'s '
+            f"{MAX_IDENTIFIER_BYTES} bytes; choose a shorter datasource slug"
+        )
 
 
 async def update_datasource(
@@ -175,5 +191,5 @@ async def restore_datasource(
         )
 
     await service.write(restore)
-    service.attach(datasource["database_name"], datasource["engine"])
+    service.attach_datasource(datasource)
     return await service.datasource(tenant, app_slug, slug)

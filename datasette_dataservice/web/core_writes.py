@@ -9,11 +9,12 @@ not manage they hand the request to core's own view, untouched.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import orjson
-from datasette.events import InsertRowsEvent, UpdateRowEvent, UpsertRowsEvent
+from datasette.events import DeleteRowEvent, InsertRowsEvent, UpdateRowEvent, UpsertRowsEvent
 from datasette.resources import TableResource
-from datasette.utils import CustomJSONEncoder
+from datasette.utils import CustomJSONEncoder, urlsafe_components
 from datasette.utils.asgi import NotFound, Response
 from datasette.views.row import RowUpdateView
 from datasette.views.table import (
@@ -25,8 +26,10 @@ from datasette.views.table import (
 from datasette.views.table_create_alter import TableAlterView
 
 from ..errors import BadRequest, DataServiceError, Forbidden
+from ..providers.base import ProviderError
 from ..service import writes
 from ..service.core import service_for
+from ..service.datatables import table_spec
 from . import responses
 from .ratelimit import limiter_for, with_headers
 from .serialize import datatable_path
@@ -53,11 +56,27 @@ async def _managed(datasette, request):
     return resolved, datatable
 
 
-def core_write_view(kind: str):
+async def _managed_postgres(datasette, request):
+    """The datatable behind a Postgres-backed table (see web/postgres/mount.py)."""
+    database, table = request.url_vars["database"], request.url_vars["table"]
+    datatable = await service_for(datasette).managed_datatable(database, table)
+    resolved = SimpleNamespace(db=SimpleNamespace(name=database), table=table)
+    return resolved, datatable
+
+
+def core_write_view(kind: str, postgres: bool = False):
+    """Datasette's write endpoint ``kind``; with ``postgres``, for Postgres-backed tables,
+    which have no core view to fall back on."""
+
     async def view(datasette, request):
-        resolved, datatable = await _managed(datasette, request)
-        if datatable is None:
-            return await CORE_VIEWS[kind](datasette).dispatch_request(request)
+        if postgres:
+            resolved, datatable = await _managed_postgres(datasette, request)
+            if datatable is None:
+                return responses.error(DataServiceError("Table not found", status=404))
+        else:
+            resolved, datatable = await _managed(datasette, request)
+            if datatable is None:
+                return await CORE_VIEWS[kind](datasette).dispatch_request(request)
         try:  # managed writes count against the default and write rate limits
             meter = await limiter_for(datasette).meter(request)
         except DataServiceError as error:
@@ -74,6 +93,8 @@ async def _managed_write(kind: str, datasette, request, resolved, datatable) -> 
             return await _insert(datasette, request, resolved, datatable, kind)
         if kind == "update":
             return await _update(datasette, request, resolved, datatable)
+        if kind == "delete":
+            return await _delete(datasette, request, resolved, datatable)
         await _require(datasette, request, resolved, "view-table")
         path = datatable_path(
             datatable["app_slug"], datatable["datasource_slug"], datatable["name"]
@@ -178,11 +199,56 @@ async def _insert(datasette, request, resolved, datatable, kind: str) -> Respons
     return Response.json(result, status=200 if upsert else 201, default=CustomJSONEncoder().default)
 
 
-async def _update(datasette, request, resolved, datatable) -> Response:
+async def _row_key(datasette, request, resolved, datatable) -> dict:
+    """The URL's row key, by column: core resolves it on SQLite, the spec on Postgres."""
+    if datatable["engine"] != "sqlite":
+        pks = _postgres_key_columns(datatable)
+        values = urlsafe_components(request.url_vars["pks"])
+        if len(values) != len(pks):
+            raise BadRequest("URL row identifier does not match the primary key for this table")
+        return dict(zip(pks, values, strict=True))
     try:
         row = await datasette.resolve_row(request)
     except NotFound as e:
         raise DataServiceError(e.args[0], status=404) from e
+    pks = await resolved.db.primary_keys(resolved.table) or ["rowid"]
+    if datatable["provider_type"] == "jsonb":
+        pks = ["_id"]
+    return dict(zip(pks, row.pk_values, strict=True))
+
+
+def _postgres_key_columns(datatable) -> list[str]:
+    if datatable["provider_type"] == "jsonb":
+        return ["_id"]
+    key = table_spec(datatable).schema.get("primaryKey") or ["rowid"]
+    return [key] if isinstance(key, str) else list(key)
+
+
+async def _delete(datasette, request, resolved, datatable) -> Response:
+    """Core's row ``/-/delete`` (Postgres-backed tables; core serves SQLite ones itself)."""
+    await _require(datasette, request, resolved, "delete-row")
+    _ensure_active(datatable)
+    key = await _row_key(datasette, request, resolved, datatable)
+    service = service_for(datasette)
+    try:
+        deleted = await service.provider_for(datatable).delete_row(table_spec(datatable), key)
+    except ProviderError as error:
+        raise BadRequest(str(error)) from error
+    if not deleted:
+        raise DataServiceError("Record not found", status=404)
+    await datasette.track_event(
+        DeleteRowEvent(
+            actor=request.actor,
+            database=resolved.db.name,
+            table=resolved.table,
+            pks=list(key.values()),
+        )
+    )
+    return Response.json({"ok": True})
+
+
+async def _update(datasette, request, resolved, datatable) -> Response:
+    key = await _row_key(datasette, request, resolved, datatable)
     await _require(datasette, request, resolved, "update-row")
     _ensure_active(datatable)
     data = await _json(request)
@@ -193,17 +259,13 @@ async def _update(datasette, request, resolved, datatable) -> Response:
         raise BadRequest("Invalid keys: {}".format(", ".join(sorted(invalid))))
     if data.get("alter"):
         raise BadRequest('"alter" cannot add columns to a managed table: change its schema')
-    pks = await resolved.db.primary_keys(resolved.table) or ["rowid"]
-    if datatable["provider_type"] == "jsonb":
-        pks = ["_id"]
-    key = dict(zip(pks, row.pk_values, strict=True))
     updated = await writes.update_row(service_for(datasette), datatable, key, data["update"])
     await datasette.track_event(
         UpdateRowEvent(
             actor=request.actor,
             database=resolved.db.name,
             table=resolved.table,
-            pks=row.pk_values,
+            pks=list(key.values()),
         )
     )
     result: dict = {"ok": True}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import apps, datapackage, datasources, datatables, instance, pages
 from .context import endpoint
 from .core_writes import core_write_view
+from .postgres.mount import PG_MOUNT
 
 PREFIX = r"^/(?:-|api)/apps"
 APP = r"/(?P<app>[^/]+?)"
@@ -18,15 +19,24 @@ ACTION_END = r"/?$"
 # Datasette's own write endpoints, with core's patterns (see web/core_writes.py).
 CORE_TABLE = r"^/(?P<database>[^\/\.]+)/(?P<table>[^\/\.]+)/-/"
 CORE_ROW = r"^/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/update$"
+# The same endpoints of Postgres-backed tables, at their mount (see web/postgres/mount.py).
+PG_TABLE = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/(?P<table>[^/.]+)/-/"
+PG_ROW = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/"
+TABLE_WRITES = ("insert", "upsert", "alter", "drop", "set-column-type")
 
 
 def route_table() -> list[tuple[str, object]]:
     table_base = PREFIX + APP + DS + TABLE
-    core_writes = [
-        (CORE_TABLE + f"{kind}$", core_write_view(kind))
-        for kind in ("insert", "upsert", "alter", "drop", "set-column-type")
+    core_writes = [(CORE_TABLE + f"{kind}$", core_write_view(kind)) for kind in TABLE_WRITES]
+    postgres_writes = [
+        *((PG_TABLE + f"{kind}$", core_write_view(kind, postgres=True)) for kind in TABLE_WRITES),
+        *(
+            (PG_ROW + f"{kind}$", core_write_view(kind, postgres=True))
+            for kind in ("update", "delete")
+        ),
     ]
     return [
+        *postgres_writes,
         *datapackage.ROUTES,
         *instance.ROUTES,
         *core_writes,

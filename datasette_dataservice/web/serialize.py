@@ -6,6 +6,8 @@ import json
 import urllib.parse
 from typing import Any
 
+from ..service.core import service_for
+
 APPS = "/-/apps"
 
 
@@ -124,7 +126,10 @@ class Serializer:
     def _data_url(self, database: str, build) -> str | None:
         """A URL of Datasette's data plane; None while the database is not served
         (its datasource or app is soft-deleted)."""
-        if database not in self.datasette.databases:
+        served = database in self.datasette.databases or (
+            service_for(self.datasette).postgres_target(database) is not None
+        )
+        if not served:
             return None
         return self.url(build(self.datasette.urls))
 

@@ -1,0 +1,114 @@
+"""PostgreSQL storage: one pool per named connection, one schema per datasource.
+
+Pools are psycopg_pool's ``AsyncConnectionPool``, opened lazily on the running event loop
+(the first request that needs one) and closed with the data service. Connections are in
+autocommit mode, so every unit of work says where its transaction begins and ends
+(``async with conn.transaction()``), and run with ``TimeZone=UTC``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ..config import PostgresConnection
+from ..errors import DataServiceError
+
+# PostgreSQL truncates longer identifiers silently; names are checked against this instead.
+MAX_IDENTIFIER_BYTES = 63
+
+
+class PostgresUnavailable(DataServiceError):
+    """The server behind a named connection cannot be reached. Says the connection's name,
+    never its DSN."""
+
+    status = 503
+
+
+class PostgresConnections:
+    """The named connections of DESIGN §8, each a lazily opened pool."""
+
+    def __init__(self, configs: dict[str, PostgresConnection]):
+        self.configs = configs
+        self._pools: dict[str, AsyncConnectionPool] = {}
+        self._lock = asyncio.Lock()
+
+    def names(self) -> list[str]:
+        return sorted(self.configs)
+
+    async def pool(self, name: str) -> AsyncConnectionPool:
+        pool = self._pools.get(name)
+        if pool is not None:
+            return pool
+        async with self._lock:
+            if name not in self._pools:
+                config = self.configs[name]
+                pool = AsyncConnectionPool(
+                    config.dsn,
+                    min_size=1,
+                    max_size=max(1, config.max_size),
+                    open=False,
+                    timeout=10,
+                    kwargs={
+                        "autocommit": True,
+                        "options": "-c TimeZone=UTC",
+                        "application_name": "datasette-dataservice",
+                    },
+                    name=f"dataservice-{name}",
+                )
+                try:
+                    await pool.open(wait=True, timeout=10)
+                except (PoolTimeout, psycopg.Error) as error:
+                    await pool.close()
+                    raise PostgresUnavailable(
+                        f'PostgreSQL connection "{name}" is unavailable: could not connect'
+                    ) from error
+                self._pools[name] = pool
+            return self._pools[name]
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """Where one Postgres-backed datasource lives: a named connection and a schema."""
+
+    database_name: str  # the name Datasette's URLs use, as for SQLite datasources
+    schema: str  # the Postgres schema holding the datasource's tables
+    connection_name: str
+    connections: PostgresConnections
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection (autocommit: open a transaction for anything that writes)."""
+        pool = await self.connections.pool(self.connection_name)
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except PoolTimeout as error:
+            raise PostgresUnavailable(
+                f'PostgreSQL connection "{self.connection_name}" is busy or unavailable; try again'
+            ) from error
+        except psycopg.OperationalError as error:
+            if not conn_error_is_query_error(error):
+                raise PostgresUnavailable(
+                    f'PostgreSQL connection "{self.connection_name}" failed; try again'
+                ) from error
+            raise
+
+
+def conn_error_is_query_error(error: psycopg.OperationalError) -> bool:
+    """OperationalError covers both a lost server and, e.g., a cancelled statement."""
+    return error.sqlstate is not None and not error.sqlstate.startswith("08")
+
+
+def schema_name(prefix: str, database_name: str) -> str:
+    return f"{prefix}{database_name}"

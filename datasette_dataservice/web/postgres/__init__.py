@@ -1,0 +1,2 @@
+"""The data plane of Postgres-backed datasources: Datasette's URLs and JSON, served by the
+plugin because Datasette itself is SQLite-only."""

@@ -1,0 +1,42 @@
+"""Mounts Postgres-backed databases at Datasette's own URLs.
+
+Datasette routes ``/{database}/...`` to its SQLite views, and the set of Postgres-backed
+databases changes at run time, so no route pattern can tell them apart. This ASGI wrapper
+does: a request whose first path segment names a Postgres-backed database is re-pointed at
+``PG_MOUNT`` + its path, where the plugin's own views serve it (with the actor, permissions
+and error pages Datasette's router provides). Every other request passes through untouched.
+"""
+
+from __future__ import annotations
+
+from ...service.core import _services
+
+PG_MOUNT = "/-/dataservice/postgres"
+
+
+def postgres_database_of(datasette, path: str) -> str | None:
+    """The Postgres-backed database a request path (without base_url) names, if any."""
+    service = _services.get(datasette)
+    if service is None or not service.postgres_targets:
+        return None
+    first = path.lstrip("/").split("/", 1)[0]
+    name = first.split(".", 1)[0]
+    return name if name in service.postgres_targets else None
+
+
+def mount(datasette, app):
+    async def mounted(scope, receive, send):
+        if scope["type"] == "http":
+            base = datasette.setting("base_url").rstrip("/")
+            path = scope["path"]
+            if path.startswith(base + "/") and postgres_database_of(datasette, path[len(base) :]):
+                rest = path[len(base) :]
+                raw = scope.get("raw_path") or path.encode()
+                scope = dict(
+                    scope,
+                    path=base + PG_MOUNT + rest,
+                    raw_path=base.encode() + PG_MOUNT.encode() + raw[len(base) :],
+                )
+        await app(scope, receive, send)
+
+    return mounted
