@@ -9,11 +9,13 @@ autocommit mode, so every unit of work says where its transaction begins and end
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import psycopg
+import psycopg.sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..config import PostgresConnection
@@ -112,3 +114,46 @@ def conn_error_is_query_error(error: psycopg.OperationalError) -> bool:
 
 def schema_name(prefix: str, database_name: str) -> str:
     return f"{prefix}{database_name}"
+
+
+def reader_role(schema: str) -> str:
+    """The role user SQL (``/-/query``, ``?_where=``) on one datasource runs as.
+
+    Every datasource shares its connection's role, which can read every schema (and, as a
+    superuser, the server's files); SQL a user writes runs as this role instead, which may
+    read that one schema's tables and nothing else. Roles are cluster-wide, so the name
+    carries the schema's (prefixed) name, shortened with a hash when it would not fit.
+    """
+    name = f"{schema}_reader"
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha1(schema.encode()).hexdigest()[:10]
+    return f"{schema.encode()[:40].decode(errors='ignore')}_{digest}_reader"
+
+
+async def ensure_reader_role(conn: psycopg.AsyncConnection, schema: str) -> bool:
+    """Create (or refresh) ``schema``'s reader role; False when the connection's user may
+    not create roles, in which case user SQL on that datasource is refused, never run as
+    the shared role."""
+    role = psycopg.sql.Identifier(reader_role(schema))
+    name = psycopg.sql.Literal(reader_role(schema))
+    quoted_schema = psycopg.sql.Identifier(schema)
+    statements = [
+        psycopg.sql.SQL(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN"
+            " CREATE ROLE {role} NOLOGIN; END IF; END $$"
+        ),
+        psycopg.sql.SQL("GRANT {role} TO CURRENT_USER"),
+        psycopg.sql.SQL("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+        psycopg.sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        psycopg.sql.SQL(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}"
+        ),
+    ]
+    try:
+        async with conn.transaction():  # a savepoint inside the caller's transaction
+            for statement in statements:
+                await conn.execute(statement.format(schema=quoted_schema, role=role, name=name))
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.DuplicateObject):
+        return False
+    return True

@@ -177,8 +177,7 @@ def _document_value(field: dict[str, Any], aliases: list[str]) -> str:
         return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
     sql_type, json_types = typed
     values = [
-        f"CASE WHEN {json_field_type(n)} IN ({json_types}) THEN {json_field(n)} END"
-        for n in names
+        f"CASE WHEN {json_field_type(n)} IN ({json_types}) THEN {json_field(n)} END" for n in names
     ]
     value = values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
     return f"CAST({value} AS {sql_type})"

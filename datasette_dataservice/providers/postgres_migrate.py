@@ -1,0 +1,307 @@
+"""Schema changes on PostgreSQL: in-place ALTERs where the SQLite provider alters in place,
+a table rebuild where it rebuilds; either way in one transaction (PostgreSQL's DDL is
+transactional, so a failed change leaves the old table exactly as it was).
+
+The rebuild moves the old table into a scratch schema (O(1): ``SET SCHEMA``), creates the
+new one with the very DDL a fresh materialize runs, so names, column order and constraints
+equal a fresh table's, copies the rows across (re-cast in Python, in batches, when a type
+changes) and drops the scratch schema. Foreign keys of other tables that reference the
+table are dropped first and added again at the end, which re-checks them against the new
+rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from ..schema.diff import Operation, rename_schema
+from ..schema.names import quote_identifier as q
+from .base import MigrationPlan, TableSpec
+from .postgres_ddl import (
+    column_definitions,
+    flat_table_sql,
+    jsonb_drop_index_sql,
+    jsonb_index_sql,
+    jsonb_view_sql,
+    rowid_column,
+    scratch_schema,
+    table_name,
+)
+from .postgres_ddl import table_constraints as constraints_of
+from .postgres_rows import copy_into
+from .postgres_values import native_rows, row_values
+from .sqlite_ddl import jsonb_view_name
+from .sqlite_migrate import IN_PLACE, NOT_ADDABLE, renames_of, sources_of
+
+COPY_BATCH = 10_000
+PROBE = "_dataservice_probe"  # has_schema's scratch table or view, never committed
+FOREIGN_KEYS_NOTE = (
+    "-- foreign keys of other tables that reference {table} are dropped here and added"
+    " again after the copy"
+)
+
+
+def plan_flat_table(
+    old: TableSpec, new: TableSpec, operations: list[Operation], schema: str
+) -> MigrationPlan:
+    """The same decisions as the SQLite provider: ALTER in place for added, dropped and
+    renamed fields when nothing else changes and no existing row gains a NOT NULL, UNIQUE
+    or PRIMARY KEY; otherwise a rebuild."""
+    renames = renames_of(operations)
+    sources = sources_of(old, new, renames)
+    renamed_old = TableSpec(
+        old.physical_name, rename_schema(old.schema, renames), new.resolve_reference
+    )
+    before, after = column_definitions(renamed_old.schema), column_definitions(new.schema)
+    dropped = [op.field for op in operations if op.kind == "drop_field"]
+    old_keys = constraints_of(old, schema)
+    in_place = (
+        all(before[name] == after[name] for name in sources)
+        and all(not any(w in after[n] for w in NOT_ADDABLE) for n in after if n not in sources)
+        and all(
+            not any(w in column_definitions(old.schema)[n] for w in ("PRIMARY KEY", "UNIQUE"))
+            and not any(q(n) in line for line in old_keys)
+            for n in dropped
+        )
+        and constraints_of(renamed_old, schema) == constraints_of(new, schema)
+    )
+    recast = [
+        op.field
+        for op in operations
+        if op.kind == "change_type" and op.field in sources and before[op.field] != after[op.field]
+    ]
+    table = table_name(schema, new.physical_name)
+    if in_place:
+        sql = []
+        for op in operations:
+            if op.kind == "drop_field":
+                sql.append(f"ALTER TABLE {table} DROP COLUMN {q(op.field)}")
+            elif op.kind == "rename_field":
+                sql.append(f"ALTER TABLE {table} RENAME COLUMN {q(op.before)} TO {q(op.after)}")
+            elif op.kind == "add_field":
+                sql.append(f"ALTER TABLE {table} ADD COLUMN {after[op.field]}")
+            op.effect = "alter" if op.kind in IN_PLACE else "metadata"
+        return MigrationPlan(operations, sql, rebuild=False, sources=sources)
+    changes_ddl = {"change_description", "change_missing_values"}
+    for op in operations:
+        op.effect = "metadata" if op.kind in changes_ddl else "rebuild"
+    plan = MigrationPlan(operations, [], rebuild=True, sources=sources, recast=recast)
+    steps = rebuild_steps(old, new, plan, schema)
+    plan.sql = [FOREIGN_KEYS_NOTE.format(table=table), *steps.before, steps.copy, *steps.after]
+    return plan
+
+
+class RebuildSteps:
+    """The statements of a rebuild, in order: before the copy, the copy, after it."""
+
+    def __init__(self, before: list[str], copy: str, after: list[str], old_table: str):
+        self.before, self.copy, self.after, self.old_table = before, copy, after, old_table
+
+
+def copy_order(old: TableSpec) -> str:
+    """Rows of a table without a primary key are copied in rowid order, so the new table
+    numbers them as SQLite's rebuild does."""
+    rowid = rowid_column(old.schema)
+    return f" ORDER BY {q(rowid)}" if rowid else ""
+
+
+def rebuild_steps(old: TableSpec, new: TableSpec, plan: MigrationPlan, schema: str) -> RebuildSteps:
+    scratch = scratch_schema(schema, new.physical_name)
+    old_table = table_name(scratch, new.physical_name)
+    table = table_name(schema, new.physical_name)
+    columns = ", ".join(q(name) for name in plan.sources)
+    copy = (
+        f"INSERT INTO {table} ({columns}) SELECT "
+        + ", ".join(q(source) for source in plan.sources.values())
+        + f" FROM {old_table}"
+        if plan.sources
+        else f"INSERT INTO {table} SELECT FROM {old_table}"  # every row, every column new
+    ) + copy_order(old)
+    if plan.recast:
+        copy = (
+            f"-- rows copied in batches of {COPY_BATCH}, casting {', '.join(plan.recast)}: {copy}"
+        )
+    return RebuildSteps(
+        [
+            f"CREATE SCHEMA {q(scratch)}",
+            f"ALTER TABLE {table} SET SCHEMA {q(scratch)}",
+            flat_table_sql(new, schema),
+        ],
+        copy,
+        [f"DROP TABLE {old_table}", f"DROP SCHEMA {q(scratch)}"],
+        old_table,
+    )
+
+
+def plan_jsonb(
+    old: TableSpec, new: TableSpec, operations: list[Operation], schema: str
+) -> MigrationPlan:
+    """Documents stay as written: only the view over them (and the key indexes) change."""
+    for op in operations:
+        op.effect = "metadata"
+    view = table_name(schema, jsonb_view_name(new.physical_name))
+    sql = [f"DROP VIEW IF EXISTS {view}", jsonb_view_sql(new, schema)]
+    if jsonb_index_sql(old, schema) != jsonb_index_sql(new, schema):
+        sql += [*jsonb_drop_index_sql(old, schema), *jsonb_index_sql(new, schema)]
+    return MigrationPlan(operations, sql, sources=sources_of(old, new, renames_of(operations)))
+
+
+async def run_in_place(conn: psycopg.AsyncConnection, plan: MigrationPlan) -> int:
+    for statement in plan.sql:
+        await conn.execute(statement)
+    return 0
+
+
+async def inbound_foreign_keys(
+    conn: psycopg.AsyncConnection, table: str
+) -> list[tuple[str, str, str]]:
+    """(referencing table, constraint name, definition) of other tables' foreign keys that
+    reference ``table``."""
+    cursor = await conn.execute(
+        "SELECT format('%%I.%%I', n.nspname, r.relname), c.conname, pg_get_constraintdef(c.oid)"
+        " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
+        " JOIN pg_namespace n ON n.oid = r.relnamespace"
+        " WHERE c.contype = 'f' AND c.confrelid = %s::regclass AND c.conrelid <> c.confrelid"
+        " ORDER BY 1, 2",
+        [table],
+    )
+    return await cursor.fetchall()
+
+
+async def run_rebuild(
+    conn: psycopg.AsyncConnection,
+    old: TableSpec,
+    new: TableSpec,
+    plan: MigrationPlan,
+    cast: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None,
+    schema: str,
+) -> int:
+    """Carry out a rebuild plan inside the caller's transaction; the rows copied."""
+    table = table_name(schema, new.physical_name)
+    steps = rebuild_steps(old, new, plan, schema)
+    inbound = await inbound_foreign_keys(conn, table)
+    for referencing, name, _ in inbound:
+        await conn.execute(f"ALTER TABLE {referencing} DROP CONSTRAINT {q(name)}")
+    for statement in steps.before:
+        await conn.execute(statement)
+    if plan.recast or cast is not None:
+        copied = await _copy_in_batches(conn, old, new, plan, cast, steps.old_table, table)
+    else:
+        copied = (await conn.execute(steps.copy)).rowcount
+    for referencing, name, definition in inbound:
+        await conn.execute(f"ALTER TABLE {referencing} ADD CONSTRAINT {q(name)} {definition}")
+    for statement in steps.after:
+        await conn.execute(statement)
+    return copied
+
+
+async def _copy_in_batches(
+    conn: psycopg.AsyncConnection,
+    old: TableSpec,
+    new: TableSpec,
+    plan: MigrationPlan,
+    cast: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None,
+    old_table: str,
+    table: str,
+) -> int:
+    """Read the old rows a batch at a time, re-cast them in a worker thread (frictionless
+    casting is CPU work), and COPY them into the new table."""
+    old_fields = {f["name"]: f for f in old.fields}
+    new_fields = {f["name"]: f for f in new.fields}
+    names = list(plan.sources)
+    reading = [old_fields[plan.sources[n]] for n in names]
+    writing = [new_fields[n] for n in names]
+    select = ", ".join(q(plan.sources[n]) for n in names)
+    copied = 0
+    async with conn.cursor(name="_dataservice_rebuild") as source:
+        await source.execute(f"SELECT {select} FROM {old_table}{copy_order(old)}")
+        while batch := await source.fetchmany(COPY_BATCH):
+            records = [dict(zip(names, row, strict=True)) for row in native_rows(reading, batch)]
+            if cast is not None:
+                records = await asyncio.to_thread(cast, records)
+            await copy_into(conn, table, names, row_values(writing, records, copy=True))
+            copied += len(records)
+    return copied
+
+
+async def dependent_renames(
+    conn: psycopg.AsyncConnection, schema: str, old: str, new: str
+) -> list[str]:
+    """Rename the table's constraints, indexes and sequences named after its old name (as
+    PostgreSQL or create_sql named them), so the old name is free for a new table."""
+    table = table_name(schema, new)
+    cursor = await conn.execute(
+        "SELECT 'constraint', conname FROM pg_constraint WHERE conrelid = %s::regclass"
+        " UNION ALL SELECT 'index', i.relname FROM pg_index x"
+        " JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid"
+        " AND c.conrelid = x.indrelid)"
+        " UNION ALL SELECT 'sequence', s.relname FROM pg_depend d"
+        " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+        " WHERE d.refobjid = %s::regclass AND d.deptype IN ('a', 'i') ORDER BY 1, 2",
+        [table, table, table],
+    )
+    statements = []
+    for kind, name in await cursor.fetchall():
+        if not name.startswith(f"{old}_"):
+            continue
+        renamed = new + name[len(old) :]
+        if len(renamed.encode()) > 63:
+            continue  # keeps its old name rather than being truncated
+        if kind == "constraint":
+            statements.append(f"ALTER TABLE {table} RENAME CONSTRAINT {q(name)} TO {q(renamed)}")
+        else:
+            statements.append(
+                f"ALTER {kind.upper()} {table_name(schema, name)} RENAME TO {q(renamed)}"
+            )
+    for statement in statements:
+        await conn.execute(statement)
+    return statements
+
+
+# Crash recovery: does the live table already have a schema's shape? ---------------------
+
+
+async def table_shape(conn: psycopg.AsyncConnection, table: str) -> tuple[list, list] | None:
+    """Columns (name, type, NOT NULL) in order and constraint definitions, sorted."""
+    cursor = await conn.execute("SELECT to_regclass(%s)::oid", [table])
+    oid = (await cursor.fetchone())[0]
+    if oid is None:
+        return None
+    cursor = await conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute"
+        " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        [oid],
+    )
+    columns = await cursor.fetchall()
+    cursor = await conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s ORDER BY 1",
+        [oid],
+    )
+    return columns, [row[0] for row in await cursor.fetchall()]
+
+
+async def view_definition(conn: psycopg.AsyncConnection, view: str) -> str | None:
+    cursor = await conn.execute(
+        "SELECT pg_get_viewdef(to_regclass(%s)) WHERE to_regclass(%s) IS NOT NULL",
+        [view, view],
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def probe_shapes(
+    conn: psycopg.AsyncConnection, describe, live: str, create: str, probe: str
+) -> tuple[Any, Any] | None:
+    """``describe`` of the live object and of the probe ``create`` makes, in a transaction
+    that is rolled back: PostgreSQL's own normal form of what a fresh materialize makes."""
+    found = await describe(conn, live)
+    if found is None:
+        return None
+    async with conn.transaction(force_rollback=True):
+        await conn.execute(create)
+        return found, await describe(conn, probe)
