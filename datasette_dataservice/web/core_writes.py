@@ -27,6 +27,7 @@ from datasette.views.table_create_alter import TableAlterView
 
 from ..errors import BadRequest, DataServiceError, Forbidden
 from ..providers.base import ProviderError
+from ..providers.sqlite_values import to_storage
 from ..service import writes
 from ..service.core import service_for
 from ..service.datatables import table_spec
@@ -182,7 +183,7 @@ async def _insert(datasette, request, resolved, datatable, kind: str) -> Respons
     )
     result: dict = {"ok": True}
     if returning:
-        result["rows"] = written.rows
+        result["rows"] = _as_core_shows(datatable, written.rows)
     if written.report is not None:
         result.update(written=written.count, skipped=written.skipped, report=written.report)
     event = UpsertRowsEvent if upsert else InsertRowsEvent
@@ -245,6 +246,24 @@ async def _delete(datasette, request, resolved, datatable) -> Response:
         )
     )
     return Response.json({"ok": True})
+
+
+def _as_core_shows(datatable, rows: list[dict]) -> list[dict]:
+    """Rows written to a Postgres flat_table, as core returns the same rows from SQLite
+    (booleans 1/0, JSON as text, numbers as REAL), so a client sees no difference."""
+    if datatable["engine"] == "sqlite" or datatable["provider_type"] != "flat_table":
+        return rows
+    fields = {f["name"]: f for f in table_spec(datatable).fields}
+    shown = []
+    for row in rows:
+        values = {}
+        for name, value in row.items():
+            field = fields.get(name, {})
+            if field.get("type") == "number" and isinstance(value, int | float):
+                value = float(value)
+            values[name] = to_storage(value, field)
+        shown.append(values)
+    return shown
 
 
 async def _update(datasette, request, resolved, datatable) -> Response:

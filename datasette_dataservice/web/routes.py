@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from . import apps, datapackage, datasources, datatables, instance, pages
+from ..errors import NotFound
+from . import apps, datapackage, datasources, datatables, instance, pages, responses
 from .context import endpoint
 from .core_writes import core_write_view
+from .postgres import routes as postgres_routes
 from .postgres.mount import PG_MOUNT
 
 PREFIX = r"^/(?:-|api)/apps"
@@ -36,6 +38,7 @@ def route_table() -> list[tuple[str, object]]:
         ),
     ]
     return [
+        *postgres_routes.ROUTES,  # the Postgres data plane's reads (web/postgres/)
         *postgres_writes,
         *datapackage.ROUTES,
         *instance.ROUTES,
@@ -102,4 +105,16 @@ def route_table() -> list[tuple[str, object]]:
                 delete=apps.delete_app,
             ),
         ),
+        ("^" + PG_MOUNT + "/", postgres_elsewhere),
     ]
+
+
+async def postgres_elsewhere(request):
+    """Every other path of a Postgres-backed database (core's ``/-/create``, ``.db``
+    downloads, ...): those are SQLite-only, so they answer 404 in Datasette's shape."""
+    return responses.error(
+        NotFound(
+            f"{request.path.removeprefix(PG_MOUNT)} is not available: this database is "
+            "served from PostgreSQL; change its tables through the data service (/-/apps)"
+        )
+    )

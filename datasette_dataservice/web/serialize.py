@@ -7,6 +7,7 @@ import urllib.parse
 from typing import Any
 
 from ..service.core import service_for
+from .postgres.common import Urls as PostgresUrls
 
 APPS = "/-/apps"
 
@@ -126,12 +127,11 @@ class Serializer:
     def _data_url(self, database: str, build) -> str | None:
         """A URL of Datasette's data plane; None while the database is not served
         (its datasource or app is soft-deleted)."""
-        served = database in self.datasette.databases or (
-            service_for(self.datasette).postgres_target(database) is not None
-        )
-        if not served:
-            return None
-        return self.url(build(self.datasette.urls))
+        if database in self.datasette.databases:
+            return self.url(build(self.datasette.urls))
+        if service_for(self.datasette).postgres_target(database) is not None:
+            return self.url(build(PostgresUrls(self.datasette)))
+        return None
 
     @staticmethod
     def operation(row: dict) -> dict[str, Any]:

@@ -1,0 +1,126 @@
+"""``/db(.json)`` of a Postgres-backed database: core's database view contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasette.resources import DatabaseResource, TableResource
+from datasette.utils import path_with_format
+from datasette.utils.asgi import NotFound, Response
+from datasette.views.base import DatasetteError
+
+from . import common, execute, introspect, pages
+from .sqltext import qualified
+from .tablequery import COUNT_LIMIT
+
+COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
+
+
+async def table_counts(conn, schema: str, names: list[str], limit_ms: int) -> dict[str, Any]:
+    """Each table's row count, up to core's count limit; None for all if out of time."""
+    if not names:
+        return {}
+    counts = ", ".join(
+        f"(SELECT count(*) FROM (SELECT 1 FROM {qualified(schema, n)} LIMIT {COUNT_LIMIT + 1})"
+        " AS counted)"
+        for n in names
+    )
+    try:
+        (result,) = await execute.read(conn, [(f"SELECT {counts}", {})], limit_ms)
+    except DatasetteError as error:
+        if error.title == "SQL Interrupted":
+            return dict.fromkeys(names)
+        raise
+    return dict(zip(names, result.rows[0], strict=True))
+
+
+@common.view
+async def database_view(datasette, request) -> Response:
+    target, database = common.target_of(datasette, request)
+    format_ = request.url_vars.get("format") or "html"
+    private = await common.visible(
+        datasette,
+        request,
+        "view-database",
+        DatabaseResource(database=database),
+        "You do not have permission to view this database",
+    )
+    sql = (request.args.get("sql") or "").strip()
+    if sql:
+        url = common.Urls(datasette).query(database)
+        if request.url_vars.get("format"):
+            url = path_with_format(path=url, format=request.url_vars["format"])
+        return Response.redirect(url + "?" + request.query_string)
+    if format_ not in ("html", "json"):
+        raise NotFound(f"Invalid format: {format_}")
+
+    async with execute.connection(target) as conn:
+        relations = await introspect.relations(conn, target.schema)
+        shown: dict[str, bool] = {}  # name -> private, for what this actor may see
+        for name in relations:
+            allowed, hidden_from_anonymous = await datasette.check_visibility(
+                request.actor,
+                action="view-table",
+                resource=TableResource(database=database, table=name),
+            )
+            if allowed:
+                shown[name] = hidden_from_anonymous
+        table_names = [n for n in shown if not relations[n].is_view]
+        limit_ms = min(execute.time_limit(datasette), COUNT_TIME_LIMIT_MS * len(table_names))
+        counts = await table_counts(conn, target.schema, table_names, limit_ms)
+        foreign_keys = await introspect.foreign_keys(conn, target.schema, list(relations))
+        size = await introspect.schema_size(conn, target.schema)
+
+    tables = [
+        {
+            "name": name,
+            "columns": relations[name].column_names,
+            "primary_keys": relations[name].pks,
+            "count": counts[name],
+            "count_truncated": counts[name] == COUNT_LIMIT + 1,
+            "hidden": False,
+            "fts_table": None,
+            "foreign_keys": foreign_keys[name],
+            "private": shown[name],
+        }
+        for name in table_names
+    ]
+    views = [{"name": n, "private": shown[n]} for n in shown if relations[n].is_view]
+    allow_execute_sql = await common.can_execute_sql(datasette, request, database)
+    table_columns = {}
+    if allow_execute_sql:
+        table_columns = {
+            name: [] if relations[name].is_view else sorted(relations[name].column_names)
+            for name in shown
+        }
+    data = {
+        "ok": True,
+        "database": database,
+        "private": private,
+        "path": common.Urls(datasette).database(database),
+        "size": size,
+        "tables": tables,
+        "hidden_count": 0,
+        "views": views,
+        "queries": [],
+        "queries_more": False,
+        "queries_count": 0,
+        "allow_execute_sql": allow_execute_sql,
+        "table_columns": table_columns,
+        "metadata": await datasette.get_database_metadata(database),
+    }
+    if format_ == "json":
+        response = Response.json(data)
+        if datasette.cors:
+            from datasette.utils import add_cors_headers
+
+            add_cors_headers(response.headers)
+        return response
+    context = {
+        **data,
+        "database_color": common.database_color(database),
+        "first_table": tables[0]["name"] if tables else (views[0]["name"] if views else None),
+    }
+    return await pages.render(
+        datasette, request, "dataservice_postgres_database.html", context, view_name="database"
+    )

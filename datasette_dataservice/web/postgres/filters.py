@@ -1,0 +1,371 @@
+"""Core's table filters (``?col__op=value``) as PostgreSQL WHERE clauses. Pure functions.
+
+Parsing is core's own (``datasette.filters.Filters``: same lookups, same ``p0, p1, ...``
+numbering); the SQL keeps SQLite's semantics where the two engines differ:
+
+- LIKE-based lookups fold ASCII case only and have no escape character, as SQLite's LIKE;
+- text compares byte-wise (``COLLATE "C"``), as SQLite's BINARY collation;
+- a value the column's type cannot hold matches as SQLite matches a number against text:
+  never equal, greater than any number (``id=abc`` finds nothing instead of failing);
+- an unknown plain column name is a string literal, as SQLite reads ``"nope"``; ``__in``
+  on one, or any unknown bracket-quoted name, is "no such column" (400), as on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datasette.filters import Filters, _coerce_numeric_filter_value
+from datasette.utils import escape_sqlite
+from datasette.views.base import DatasetteError
+
+from .introspect import Column, Relation
+from .sqltext import literal, quote
+
+TEXT_KINDS = {"text"}
+TEXT_LIKE_KINDS = {"date", "timestamp", "time"}  # stored as text by SQLite
+ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_UPPER.lower())
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63, "oid": 2**32}
+_BOOLEANS = {
+    *(w[:n] for w in ("true", "yes") for n in range(1, len(w) + 1)),
+    *(w[:n] for w in ("false", "no") for n in range(1, len(w) + 1)),
+    "on",
+    "off",
+    "of",
+    "1",
+    "0",
+}
+LIKE_FORMATS = {
+    "contains": "%{}%",
+    "notcontains": "%{}%",
+    "startswith": "{}%",
+    "endswith": "%{}",
+    "like": "{}",
+    "notlike": "{}",
+}
+COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+NUMERIC_LOOKUPS = set(COMPARISONS)
+
+
+@dataclass
+class Where:
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)  # bound: text, cast by PostgreSQL
+    shown: dict[str, Any] = field(default_factory=dict)  # as core shows them (_extra=query)
+
+    def add_param(self, value: Any, shown: Any = None) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        self.shown[name] = value if shown is None else shown
+        return f"%({name})s"
+
+
+def filter_pairs(args) -> list[tuple[str, str]]:
+    """The query string arguments that are filters, sorted, as core collects them."""
+    pairs = []
+    for key in args:
+        if not (key.startswith("_") and "__" not in key):
+            pairs.extend((key, value) for value in args.getlist(key))
+    return sorted(pairs)
+
+
+def human_description(pairs: list[tuple[str, str]]) -> str:
+    """Core's ``human_description_en`` of the filters."""
+    return Filters(pairs).human_description_en()
+
+
+def build_where(pairs: list[tuple[str, str]], relation: Relation) -> Where:
+    """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``.
+
+    >>> from .introspect import Column, Relation
+    >>> r = Relation("t", False, (Column("id", 20, -1, "bigint", True, 1),
+    ...                            Column("name", 25, -1, "text", False, 0)))
+    >>> w = build_where([("id__gt", "2"), ("name__contains", "Ab")], r)
+    >>> w.clauses[0], w.params, w.shown
+    ('"id" > %(p0)s', {'p0': '2', 'p1': '%ab%'}, {'p0': 2, 'p1': '%Ab%'})
+    >>> build_where([("id", "abc")], r).clauses
+    ['FALSE']
+    """
+    where = Where()
+    for column_name, lookup, value in Filters(pairs).selections():
+        build = LOOKUPS.get(lookup)
+        if build is None:
+            continue  # core ignores lookups it does not know
+        column = relation.column(column_name)
+        if column is None and (
+            lookup in ("in", "notin") or escape_sqlite(column_name) != column_name
+        ):
+            raise DatasetteError(f"no such column: {column_name}", title="Invalid SQL", status=400)
+        where.clauses.append(build(where, column, column_name, value))
+    return where
+
+
+# Expressions -------------------------------------------------------------------------------
+
+
+def _expr(column: Column | None, name: str) -> str:
+    """The column, or (unknown name) the string literal SQLite would read it as."""
+    return quote(column.name) if column is not None else literal(name)
+
+
+def _text(column: Column | None, name: str) -> str:
+    """The column as the text SQLite stores for it: 1/0, ISO dates, "Z" timestamps."""
+    expr = _expr(column, name)
+    if column is None or column.kind in TEXT_KINDS:
+        return expr
+    if column.kind == "boolean":
+        return f"CAST(CAST({expr} AS integer) AS text)"
+    if column.kind == "timestamp":
+        utc = " AT TIME ZONE 'UTC'" if column.type_name.endswith("with time zone") else ""
+        zone = " || 'Z'" if utc else ""
+        return f"replace(to_char({expr}{utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', ''){zone}"
+    return f"CAST({expr} AS text)"
+
+
+def _unfit(column: Column | None, name: str, operator: str, placeholder: str) -> str:
+    """``column <operator> value`` for a value the column's type cannot hold, as SQLite
+    answers it: dates and times compare as their text; a number is less than any text."""
+    if column is not None and column.kind in TEXT_LIKE_KINDS:
+        return f'{_text(column, name)} COLLATE "C" {operator} {placeholder}'
+    if operator in ("=", ">", ">="):
+        return "FALSE"
+    return f"{_expr(column, name)} IS NOT NULL"
+
+
+def _ordered(column: Column | None, name: str) -> str:
+    """The column as it compares in order: text byte-wise, JSON as its text."""
+    if column is None or column.kind in TEXT_KINDS:
+        return f'{_expr(column, name)} COLLATE "C"'
+    if column.kind == "json":
+        return f'CAST({_expr(column, name)} AS text) COLLATE "C"'
+    return _expr(column, name)
+
+
+def _equatable(column: Column | None, name: str) -> str:
+    return (
+        _text(column, name) if column is not None and column.kind == "json" else _expr(column, name)
+    )
+
+
+def fits(column: Column | None, value: Any) -> bool:
+    """Whether PostgreSQL can read ``value`` (text) as the column's type.
+
+    >>> number, flag = Column("n", 23, -1, "integer", False, 0), Column("b", 16, -1, "", False, 0)
+    >>> fits(number, "12"), fits(number, "1.5"), fits(flag, "Yes"), fits(flag, "2")
+    (True, False, True, False)
+    """
+    if column is None or not isinstance(value, str):
+        return True
+    kind = column.kind
+    if kind == "integer":
+        if not _INTEGER.match(value):
+            return False
+        limit = _INT_RANGES.get(column.type_name, 2**63)
+        return -limit <= int(value) < limit
+    if kind == "number":
+        if "_" in value:
+            return False
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    if kind == "boolean":
+        return value.strip().lower() in _BOOLEANS
+    if kind in TEXT_LIKE_KINDS:
+        parse = {
+            "date": datetime.date.fromisoformat,
+            "timestamp": datetime.datetime.fromisoformat,
+            "time": datetime.time.fromisoformat,
+        }[kind]
+        try:
+            parse(value.strip())
+        except ValueError:
+            return False
+    return True
+
+
+def _fold(pattern: str) -> str:
+    return pattern.translate(_ASCII_LOWER)
+
+
+# Lookups -----------------------------------------------------------------------------------
+
+Build = Callable[[Where, "Column | None", str, str], str]
+
+
+def _exact(negate: bool) -> Build:
+    def build(where: Where, column: Column | None, name: str, value: str) -> str:
+        placeholder = where.add_param(value)
+        operator = "!=" if negate else "="
+        if not fits(column, value):
+            return _unfit(column, name, operator, placeholder)
+        return f"{_equatable(column, name)} {operator} {placeholder}"
+
+    return build
+
+
+def _like(lookup: str) -> Build:
+    negate = lookup.startswith("not")
+
+    def build(where: Where, column: Column | None, name: str, value: str) -> str:
+        pattern = LIKE_FORMATS[lookup].format(value)
+        placeholder = where.add_param(_fold(pattern), shown=pattern)
+        folded = f"translate({_text(column, name)}, '{ASCII_UPPER}', '{ASCII_UPPER.lower()}')"
+        return f"{folded} {'NOT LIKE' if negate else 'LIKE'} {placeholder} ESCAPE ''"
+
+    return build
+
+
+def _comparison(lookup: str) -> Build:
+    operator = COMPARISONS[lookup]
+
+    def build(where: Where, column: Column | None, name: str, value: str) -> str:
+        placeholder = where.add_param(value, shown=_coerce_numeric_filter_value(value))
+        if not fits(column, value):
+            return _unfit(column, name, operator, placeholder)
+        return f"{_ordered(column, name)} {operator} {placeholder}"
+
+    return build
+
+
+def split_values(value: str) -> list[Any]:
+    """Core's ``__in`` values: a JSON list, or comma-separated.
+
+    >>> split_values("1, 2,x"), split_values('["a,b", 3]')
+    (['1', '2', 'x'], ['a,b', 3])
+    """
+    if value.startswith("["):
+        return json.loads(value)
+    return [v.strip() for v in value.split(",")]
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _in(negate: bool) -> Build:
+    def build(where: Where, column: Column | None, name: str, value: str) -> str:
+        try:
+            values = split_values(value)
+        except ValueError as error:
+            raise DatasetteError(f"Invalid JSON list: {error}", status=400) from error
+        if not isinstance(values, list):
+            values = [values]
+        placeholders = []
+        as_text = column is not None and column.kind in TEXT_LIKE_KINDS
+        for item in values:
+            text = _as_text(item)
+            placeholder = where.add_param(text, shown=item)
+            if text is not None and (as_text or fits(column, text)):
+                placeholders.append(placeholder)
+        expr = _text(column, name) if as_text else _equatable(column, name)
+        if not placeholders:
+            return f"{expr} IS NOT NULL" if negate else "FALSE"
+        return f"{expr} {'NOT IN' if negate else 'IN'} ({', '.join(placeholders)})"
+
+    return build
+
+
+def _glob_regex(pattern: str) -> str:
+    """SQLite GLOB as an anchored POSIX regular expression.
+
+    >>> _glob_regex("a*b?[!x]")
+    '^a.*b.[^x]$'
+    """
+    out, i = ["^"], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            if body.startswith(("^", "!")):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    out.append("$")
+    return "".join(out)
+
+
+def _glob(where: Where, column: Column | None, name: str, value: str) -> str:
+    placeholder = where.add_param(_glob_regex(value), shown=value)
+    return f"{_text(column, name)} ~ {placeholder}"
+
+
+def _array(negate: bool) -> Build:
+    def build(where: Where, column: Column | None, name: str, value: str) -> str:
+        if column is None:
+            raise DatasetteError(f"no such column: {name}", title="Invalid SQL", status=400)
+        placeholder = where.add_param(value)
+        if column.kind not in ("json", "text"):
+            return "TRUE" if negate else "FALSE"
+        document = f"CAST({quote(column.name)} AS jsonb)"
+        elements = (
+            f"jsonb_array_elements_text(CASE WHEN jsonb_typeof({document}) = 'array' "
+            f"THEN {document} END)"
+        )
+        exists = f"EXISTS (SELECT 1 FROM {elements} AS e(v) WHERE e.v = {placeholder})"
+        return f"NOT {exists}" if negate else exists
+
+    return build
+
+
+def _date(where: Where, column: Column | None, name: str, value: str) -> str:
+    placeholder = where.add_param(value)
+    if not _DATE.match(value.strip()):
+        return "FALSE"
+    expr = _expr(column, name)
+    if column is not None and column.kind in ("date", "timestamp"):
+        return f"CAST({expr} AS date) = {placeholder}"
+    text = _text(column, name)
+    day = (
+        f"CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' "
+        f"THEN CAST(CAST({text} AS timestamptz) AS date) END"
+    )
+    return f"{day} = {placeholder}"
+
+
+def _no_argument(template: str) -> Build:
+    def build(where: Where, column: Column | None, name: str, value: str) -> str:
+        return template.format(c=_expr(column, name), t=_text(column, name))
+
+    return build
+
+
+LOOKUPS: dict[str, Build] = {
+    "exact": _exact(False),
+    "not": _exact(True),
+    **{lookup: _like(lookup) for lookup in LIKE_FORMATS},
+    **{lookup: _comparison(lookup) for lookup in COMPARISONS},
+    "glob": _glob,
+    "in": _in(False),
+    "notin": _in(True),
+    "arraycontains": _array(False),
+    "arraynotcontains": _array(True),
+    "date": _date,
+    "isnull": _no_argument("{c} IS NULL"),
+    "notnull": _no_argument("{c} IS NOT NULL"),
+    "isblank": _no_argument("({c} IS NULL OR {t} = '')"),
+    "notblank": _no_argument("({c} IS NOT NULL AND {t} != '')"),
+}

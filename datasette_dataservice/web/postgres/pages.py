@@ -1,0 +1,155 @@
+"""The HTML pages of the Postgres data plane, in Datasette's look (its base.html, its CSS
+classes: ``rows-and-columns``, ``filters``, ``sql``), from dataservice_postgres_*.html."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from datasette.filters import Filters
+from datasette.utils import (
+    append_querystring,
+    path_from_row_pks,
+    path_with_format,
+    path_with_replaced_args,
+)
+from datasette.utils.asgi import Response
+from markupsafe import Markup
+
+from . import common
+from .introspect import Relation
+from .tablequery import TableQuery, shown_sql
+
+
+def value_type(value: Any) -> str:
+    if value is None:
+        return "none"
+    return {bool: "int", int: "int", float: "float", str: "str", bytes: "bytes"}.get(
+        type(value), "str"
+    )
+
+
+def display_rows(
+    datasette, database: str, table: str | None, columns: list[str], rows, pks: list[str]
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Header cells and body cells as Datasette's _table.html draws them: the primary
+    key links to its row page (a "Link" column for a compound key)."""
+    link_column = table is not None and len(pks) > 1
+    header = [{"name": "Link", "sortable": False, "is_pk": False}] if link_column else []
+    header += [{"name": c, "sortable": table is not None, "is_pk": c in pks} for c in columns]
+    body = []
+    for row in rows:
+        cells = []
+        path = None
+        if table is not None and pks and all(pk in row for pk in pks):
+            path = path_from_row_pks(row, pks, False)
+            href = common.Urls(datasette).row(database, table, path)
+        if link_column:
+            cells.append({"column": "Link", "value": _link(href, path), "value_type": "pk"})
+        for column in columns:
+            value = row[column]
+            shown: Any = Markup("&nbsp;") if value is None else value
+            kind = value_type(value)
+            if path is not None and len(pks) == 1 and column == pks[0]:
+                shown, kind = _link(href, str(value)), "pk"
+            cells.append({"column": column, "value": shown, "value_type": kind})
+        body.append(cells)
+    return header, body
+
+
+def sort_link(datasette, request) -> Callable[[dict[str, Any]], str]:
+    """The current page with some arguments replaced (the column headers' sort links)."""
+    public = common.public_path(request)
+
+    def link(args: dict[str, Any]) -> str:
+        return datasette.urls.path(path_with_replaced_args(request, args, path=public))
+
+    return link
+
+
+def _link(href: str, text: str) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(href, text)
+
+
+async def render(datasette, request, template: str, context: dict[str, Any], **kw) -> Response:
+    """Render a page; ``pg_urls`` and ``crumb_links`` stand in for ``urls.database`` and the
+    breadcrumbs, which look the database up among Datasette's own."""
+    context = {
+        **context,
+        "pg_urls": common.Urls(datasette),
+        "crumb_links": await common.crumbs(
+            datasette, request, context["database"], context.get("table")
+        ),
+    }
+    alternate = datasette.absolute_url(
+        request,
+        datasette.urls.path(path_with_format(path=common.public_path(request), format="json"))
+        + (f"?{request.query_string}" if request.query_string else ""),
+    )
+    html = await datasette.render_template(
+        template,
+        {**context, "alternate_url_json": alternate},
+        request=request,
+        view_name=kw.get("view_name", "database"),
+    )
+    link = f'<{alternate}>; rel="alternate"; type="application/json+datasette"'
+    return Response.html(html, headers={"Link": link})
+
+
+async def table_page(
+    datasette,
+    request,
+    *,
+    database: str,
+    relation: Relation,
+    query: TableQuery,
+    rows: list[dict[str, Any]],
+    count: int | None,
+    next_url: str | None,
+    private: bool,
+    human: str,
+    query_ms: float,
+) -> Response:
+    header, body = display_rows(
+        datasette, database, relation.name, query.columns, rows, relation.pks
+    )
+    json_url = datasette.urls.path(
+        path_with_format(request=request, path=common.public_path(request), format="json")
+    )
+    sort = query.sort
+    if not sort and not query.sort_desc and len(relation.pks) == 1:
+        sort = relation.pks[0]
+    context = {
+        "database": database,
+        "table": relation.name,
+        "is_view": relation.is_view,
+        "private": private,
+        "database_color": common.database_color(database),
+        "count": count,
+        "count_truncated": count == 10001,
+        "human_description_en": human,
+        "filters": Filters(query.pairs),
+        "filter_columns": relation.column_names,
+        "display_columns": header,
+        "display_rows": body,
+        "sort": sort,
+        "sort_desc": query.sort_desc,
+        "next_url": next_url,
+        "json_url": json_url,
+        "append_querystring": append_querystring,
+        "sort_link": sort_link(datasette, request),
+        "primary_keys": relation.pks,
+        "query_sql": shown_sql(query.sql),
+        "query_params": query.shown_params,
+        "allow_execute_sql": await common.can_execute_sql(datasette, request, database),
+        "form_hidden_args": [
+            (key, value)
+            for key in request.args
+            if key.startswith("_") and key not in ("_sort", "_sort_desc", "_next", "_filter")
+            for value in request.args.getlist(key)
+        ],
+        "query_ms": query_ms,
+    }
+    return await render(
+        datasette, request, "dataservice_postgres_table.html", context, view_name="table"
+    )

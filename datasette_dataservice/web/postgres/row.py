@@ -1,0 +1,98 @@
+"""``/db/table/pk(.json)`` of a Postgres-backed table: core's row view contract.
+
+Core finds a row of a table without a primary key by rowid; a Postgres-backed flat_table
+without one has a ``rowid`` identity column for the purpose (providers/postgres_ddl.py).
+A view has neither, so its row URLs answer as core's do: "Row not found".
+"""
+
+from __future__ import annotations
+
+import time
+
+from datasette.extras import ExtraScope
+from datasette.renderer import json_renderer
+from datasette.utils import urlsafe_components
+from datasette.utils.asgi import BadRequest, NotFound, Response
+
+from ...service.core import service_for
+from . import common, execute, filters, introspect, pages
+from .render import rows_as_lists
+from .sqltext import qualified, quote
+from .tablequery import shown_sql
+
+
+@common.view
+async def row_view(datasette, request) -> Response:
+    start = time.perf_counter()
+    target, database = common.target_of(datasette, request)
+    name = common.table_name(request)
+    format_ = request.url_vars.get("format") or "html"
+    if format_ not in ("html", "json"):
+        raise NotFound(f"Invalid format: {format_}")
+    pk_values = urlsafe_components(request.url_vars["pks"])
+    relation = await introspect.cached_relation(
+        service_for(datasette), lambda: execute.connection(target), target.schema, name
+    )
+    if relation is None:
+        raise NotFound("Table not found")
+    private = await common.table_visible(datasette, request, database, name)
+    pks = relation.pks if relation.pks and not relation.is_view else ["rowid"]
+    if len(pk_values) != len(pks):
+        raise BadRequest("URL row identifier does not match the primary key for this table")
+    if pks == ["rowid"] and relation.column("rowid") is None:
+        raise NotFound("Row not found")
+    params = {f"p{i}": value for i, value in enumerate(pk_values)}
+    if not all(filters.fits(relation.column(pk), v) for pk, v in zip(pks, pk_values, strict=True)):
+        raise NotFound("Row not found")  # SQLite: a number never equals such text
+    where = " AND ".join(f"{quote(pk)} = %(p{i})s" for i, pk in enumerate(pks))
+    sql = f"SELECT * FROM {qualified(target.schema, name)} WHERE {where}"
+    async with execute.connection(target) as conn:
+        (result,) = await execute.read(
+            conn, [(sql, params)], execute.time_limit(datasette), shown=shown_sql(sql)
+        )
+    if not result.rows:
+        raise NotFound("Row not found")
+    converters = await common.converters(datasette, database, relation, result)
+    rows = common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
+    if format_ == "html":
+        header, body = pages.display_rows(datasette, database, name, result.columns, rows, pks)
+        context = {
+            "database": database,
+            "table": name,
+            "private": private,
+            "database_color": common.database_color(database),
+            "display_columns": header,
+            "display_rows": body,
+            "primary_key_values": pk_values,
+            "json_url": datasette.urls.path(common.public_path(request) + ".json"),
+        }
+        response = await pages.render(
+            datasette, request, "dataservice_postgres_row.html", context, view_name="row"
+        )
+        return common.finish(datasette, request, response, private)
+
+    data = {
+        "ok": True,
+        "database": database,
+        "table": name,
+        "rows": rows,
+        "columns": result.columns,
+        "primary_keys": pks,
+        "primary_key_values": pk_values,
+    }
+    extras = common.requested_extras(request, ExtraScope.ROW)
+    values = {
+        "columns": lambda: result.columns,
+        "primary_keys": lambda: pks,
+        "query": lambda: {"sql": shown_sql(sql), "params": params},
+        "metadata": lambda: common.table_metadata(datasette, database, name),
+        "database": lambda: database,
+        "table": lambda: name,
+        "database_color": lambda: common.database_color(database),
+        "private": lambda: private,
+        "column_types": lambda: {},
+    }
+    data.update(await common.resolve_extras(extras, ExtraScope.ROW, values))
+    data["query_ms"] = (time.perf_counter() - start) * 1000
+    response = json_renderer(request, request.args, data, None, truncated=False)
+    return common.finish(datasette, request, response, private)

@@ -1,0 +1,201 @@
+"""``/db/table(.json)`` of a Postgres-backed table or view: core's table view contract."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from datasette.extras import ExtraScope
+from datasette.renderer import json_renderer
+from datasette.utils import filters_should_redirect, path_with_added_args, tilde_encode
+from datasette.utils.asgi import BadRequest, NotFound, Response
+from datasette.views.base import DatasetteError
+
+from ...service.core import service_for
+from . import common, execute, filters, introspect, pages, tablequery
+from .tablequery import SORT_ALIAS, TableQuery, shown_sql
+
+
+def _redirect(datasette, request) -> Response | None:
+    """Core's redirects for the filter form (``_filter_column``, ``_sort_by_desc``)."""
+    args: Any = filters_should_redirect(request.args)
+    if not args and "_sort_by_desc" in request.args:
+        args = {"_sort_desc": request.args.get("_sort"), "_sort_by_desc": None, "_sort": None}
+    if not args:
+        return None
+    path = datasette.urls.path(
+        path_with_added_args(request, args, path=common.public_path(request))
+    )
+    response = Response.redirect(path)
+    response.headers["Link"] = f"<{path}>; rel=preload"
+    return response
+
+
+def page_size_of(datasette, request) -> int:
+    """The page size core's row truncation compares with (before validation)."""
+    size = request.args.get("_size")
+    if size == "max":
+        return datasette.max_returned_rows
+    return int(size) if size and size.isdigit() else datasette.page_size
+
+
+def fetch_cap(datasette, size: int) -> int:
+    """How many rows core lets a table query return (database.py's truncation)."""
+    cap = datasette.max_returned_rows
+    return cap + 1 if cap == size else cap
+
+
+def next_page(
+    datasette, request, relation, query: TableQuery, rows, sort_values: list
+) -> tuple[str | None, str | None]:
+    """Core's ``next`` token and ``next_url`` (views/table.py ``_next_value_and_url``)."""
+    size = query.page_size
+    if not 0 < size < len(rows):
+        return None, None
+    keyset = query.offset is None and bool(relation.pks) and not relation.is_view
+    if not keyset:
+        token = str(int(request.args.get("_next") or 0) + size)
+        return token, common.url_with_args(datasette, request, {"_next": token})
+    last = rows[-2]
+    token = ",".join(tilde_encode(str(last[pk])) for pk in relation.pks)
+    args = {"_next": token}
+    if query.sort_column:
+        prefix = sort_values[-2] if sort_values else last[query.sort_column]
+        token = f"{'$null' if prefix is None else tilde_encode(str(prefix))},{token}"
+        args = {"_next": token}
+        args["_sort" if query.sort else "_sort_desc"] = query.sort_column
+    return token, common.url_with_args(datasette, request, args)
+
+
+async def run(
+    conn, schema: str, query: TableQuery, sql: str, params, limit_ms: int
+) -> execute.Result:
+    """The plugin's own SQL in one round trip; with ``?_where=`` SQL, as a user's query:
+    one statement, in a READ ONLY transaction."""
+    if not query.raw_where:
+        (result,) = await execute.read(conn, [(sql, params)], limit_ms, shown=shown_sql(sql))
+        return result
+    try:
+        result, _ = await execute.run_user_sql(conn, schema, sql, params, limit_ms, 10**9)
+    except psycopg.Error as error:
+        raise DatasetteError(execute.message_of(error), title="Invalid SQL", status=400) from None
+    return result
+
+
+async def count_rows(conn, schema: str, query: TableQuery, limit_ms: int) -> int | None:
+    try:
+        result = await run(conn, schema, query, query.count_sql, query.count_params, limit_ms)
+    except DatasetteError as error:
+        if error.title == "SQL Interrupted":
+            return None  # core: a count that runs out of time is no count
+        raise
+    return result.rows[0][0]
+
+
+async def _check_special_arguments(datasette, request, database: str, format_: str) -> None:
+    """``?_where=`` needs execute-sql, as in core; facets are not offered here."""
+    if "_where" in request.args and not await common.can_execute_sql(datasette, request, database):
+        raise DatasetteError("_where= is not allowed", status=403)
+    faceted = any(k == "_facet" or k.startswith("_facet_") for k in request.args)
+    if faceted and format_ == "json":
+        raise BadRequest("_facet= is not available for Postgres-backed databases")
+
+
+@common.view
+async def table_view(datasette, request) -> Response:
+    start = time.perf_counter()
+    target, database = common.target_of(datasette, request)
+    name = common.table_name(request)
+    format_ = request.url_vars.get("format") or "html"
+    if format_ not in ("html", "json"):
+        raise NotFound(f"Invalid format: {format_}")
+    limit_ms = execute.time_limit(datasette, request)
+    relation = await introspect.cached_relation(
+        service_for(datasette), lambda: execute.connection(target), target.schema, name
+    )
+    if relation is None:
+        raise NotFound("Table not found")
+    private = await common.table_visible(datasette, request, database, name)
+    redirect = _redirect(datasette, request)
+    if redirect is not None:
+        return redirect
+    await _check_special_arguments(datasette, request, database, format_)
+    query = tablequery.build(
+        relation,
+        target.schema,
+        request.args,
+        datasette.page_size,
+        datasette.max_returned_rows,
+        row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
+    )
+    extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ == "json")
+    nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")
+    count = None
+    async with execute.connection(target) as conn:
+        result = await run(conn, target.schema, query, query.sql, query.params, limit_ms)
+        if ("count" in extras or format_ == "html") and not nocount:
+            count = await count_rows(conn, target.schema, query, limit_ms)
+
+    converters = await common.converters(datasette, database, relation, result)
+    values = rows_from(result, converters)
+    sort_values = [row.pop(SORT_ALIAS) for row in values] if SORT_ALIAS in result.columns else []
+    next_token, next_url = next_page(datasette, request, relation, query, values, sort_values)
+    rows = values[: query.page_size]
+
+    def extra_values() -> dict[str, Any]:
+        return {
+            "count": lambda: count,
+            "count_truncated": lambda: count == tablequery.COUNT_LIMIT + 1,
+            "count_sql": lambda: shown_sql(query.count_sql),
+            "human_description_en": lambda: human_description(query),
+            "columns": lambda: list(query.columns),
+            "all_columns": lambda: relation.column_names,
+            # a rowid table has none, as core says of SQLite's (the rowid stands in)
+            "primary_keys": lambda: [] if relation.pks == ["rowid"] else relation.pks,
+            "query": lambda: {"sql": shown_sql(query.sql), "params": query.shown_params},
+            "database": lambda: database,
+            "table": lambda: name,
+            "database_color": lambda: common.database_color(database),
+            "is_view": lambda: relation.is_view,
+            "private": lambda: private,
+            "metadata": lambda: common.table_metadata(datasette, database, name),
+            "column_types": lambda: {},
+        }
+
+    if format_ == "html":
+        return await pages.table_page(
+            datasette,
+            request,
+            database=database,
+            relation=relation,
+            query=query,
+            rows=rows,
+            count=count,
+            next_url=next_url,
+            private=private,
+            human=human_description(query),
+            query_ms=(time.perf_counter() - start) * 1000,
+        )
+    data = {"ok": True, "next": next_token, "next_url": next_url}
+    data.update(await common.resolve_extras(extras, ExtraScope.TABLE, extra_values()))
+    data["rows"] = rows
+    response = json_renderer(request, request.args, data, None, truncated=False)
+    if next_url:
+        response.headers["link"] = f'<{next_url}>; rel="next"'
+    return common.finish(datasette, request, response, private)
+
+
+def rows_from(result: execute.Result, converters) -> list[dict[str, Any]]:
+    from .render import rows_as_lists
+
+    return common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
+
+
+def human_description(query: TableQuery) -> str:
+    """Core's ``human_description_en``: the filters, then the sort order."""
+    text = filters.human_description(query.pairs)
+    if query.sort_column:
+        sorted_by = f"sorted by {query.sort_column}{' descending' if query.sort_desc else ''}"
+        text = " ".join(b for b in [text, sorted_by] if b)
+    return text
