@@ -73,6 +73,12 @@ def postgres_dsn():
         ).fetchall()
         for (schema,) in schemas:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        roles = conn.execute(  # the datasources' reader roles (cluster-wide)
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (RUN_PREFIX + "%",)
+        ).fetchall()
+        for (role,) in roles:
+            conn.execute(f'DROP OWNED BY "{role}" CASCADE')
+            conn.execute(f'DROP ROLE "{role}"')
 
 
 @pytest.fixture

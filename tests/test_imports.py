@@ -8,7 +8,15 @@ import tracemalloc
 import pytest
 import pytest_asyncio
 from click.testing import CliRunner
-from conftest import assert_error, create_app, create_datasource, create_datatable, path_of
+from conftest import (
+    assert_error,
+    close_data_service,
+    create_app,
+    create_datasource,
+    create_datatable,
+    make_datasette,
+    path_of,
+)
 from datasette.cli import cli
 
 from datasette_dataservice.service.core import service_for
@@ -40,10 +48,25 @@ UPLOADS = {
 }
 
 
-@pytest_asyncio.fixture(params=["flat_table", "jsonb"])
+COMBINATIONS = [(p, e) for p in ("flat_table", "jsonb") for e in ("sqlite", "postgres")]
+
+
+@pytest_asyncio.fixture
+async def ds(tmp_path, postgres_config):
+    """This module's Datasette can put datasources on Postgres too (imports there use COPY)."""
+    datasette = make_datasette(tmp_path / "data", postgres=postgres_config)
+    await datasette.invoke_startup()
+    yield datasette
+    await close_data_service(datasette)
+
+
+@pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
 async def table(request, ds, root):
+    provider, engine = request.param
     await create_app(ds, root, name="a")
-    await create_datasource(ds, root, "a", slug="d", provider_type=request.param)
+    await create_datasource(
+        ds, root, "a", slug="d", provider_type=provider, provider_config={"engine": engine}
+    )
     return await create_datatable(ds, root, "a", "d", "t", SCHEMA)
 
 
