@@ -23,8 +23,25 @@ def _secret(data_dir: Path) -> str:
 
 
 @click.group(name="dataservice")
-def dataservice():
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="DATASERVICE_CONFIG",
+    help="datasette.yml (or .json) whose plugins.datasette-dataservice block to use, e.g. "
+    "for its postgres connections",
+)
+@click.pass_context
+def dataservice(ctx, config):
     """The data service: apps, datasources and datatables on Frictionless Table Schemas."""
+    ctx.obj = {"plugin_config": _plugin_config(config) if config else {}}
+
+
+def _plugin_config(path: str) -> dict:
+    import yaml  # Datasette's own dependency, as it reads datasette.yml
+
+    loaded = yaml.safe_load(Path(path).read_text()) or {}
+    return dict((loaded.get("plugins") or {}).get(PLUGIN_NAME) or {})
 
 
 def run_with_service(data_dir: str, work):
@@ -33,7 +50,10 @@ def run_with_service(data_dir: str, work):
 
     from ..service.core import service_for
 
-    config = {"plugins": {PLUGIN_NAME: {"data_dir": str(Path(data_dir).resolve())}}}
+    context = click.get_current_context(silent=True)
+    plugin_config = dict(((context and context.find_root().obj) or {}).get("plugin_config") or {})
+    plugin_config["data_dir"] = str(Path(data_dir).resolve())
+    config = {"plugins": {PLUGIN_NAME: plugin_config}}
 
     async def run():
         datasette = Datasette(config=config)
@@ -41,6 +61,7 @@ def run_with_service(data_dir: str, work):
         try:
             return await work(service_for(datasette))
         finally:
+            await service_for(datasette).close()
             datasette.close()
 
     try:
