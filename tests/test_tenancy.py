@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from conftest import make_datasette
+from conftest import close_data_service, make_datasette
 
 ACME, GLOBEX = "acme.example.com", "globex.example.com"
 SCHEMA = {
@@ -13,10 +13,12 @@ SCHEMA = {
 }
 
 
-@pytest_asyncio.fixture
-async def tenants(tmp_path):
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def tenants(request, tmp_path, postgres_config):
     datasette = make_datasette(
-        tmp_path / "data", tenancy={"mode": "subdomain", "base_domain": "example.com"}
+        tmp_path / "data",
+        tenancy={"mode": "subdomain", "base_domain": "example.com"},
+        postgres=postgres_config,
     )
     await datasette.invoke_startup()
     token = {"Authorization": f"Bearer {await datasette.create_token('root')}"}
@@ -31,7 +33,11 @@ async def tenants(tmp_path):
             "post",
             host,
             "/-/apps/crm/datasources",
-            json={"name": "Main", "provider_type": "flat_table"},
+            json={
+                "name": "Main",
+                "provider_type": "flat_table",
+                "provider_config": {"engine": request.param},
+            },
         )
         assert response.status_code == 201, response.json()
         response = await call(
@@ -44,8 +50,9 @@ async def tenants(tmp_path):
         insert = f"/{response.json()['database']}/crm_people/-/insert"
         response = await call("post", host, insert, json={"row": {"id": 1, "secret": secret}})
         assert response.status_code == 201, response.json()
+    call.engine = request.param
     yield call
-    datasette.close()
+    await close_data_service(datasette)
 
 
 @pytest.mark.asyncio
@@ -87,7 +94,8 @@ async def test_listings_show_only_the_tenants_own(tenants):
         assert "acme" not in body, path
         assert "_dataservice" not in body, path
     databases = (await tenants("get", GLOBEX, "/-/databases.json")).json()["databases"]
-    assert [d["name"] for d in databases] == ["globex--crm_main"]
+    served_by_core = [] if tenants.engine == "postgres" else ["globex--crm_main"]
+    assert [d["name"] for d in databases] == served_by_core  # core lists only its SQLite ones
     rows = (await tenants("get", GLOBEX, "/globex--crm_main/crm_people.json")).json()["rows"]
     assert rows == [{"id": 1, "secret": "globex-secret"}]
 
