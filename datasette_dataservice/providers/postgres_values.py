@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -97,15 +98,20 @@ def to_param(value: Any, field: dict[str, Any]) -> Any:
 
 def row_values(
     fields: list[dict[str, Any]], rows: list[dict[str, Any]], copy: bool = False
-) -> list[list[Any]]:
+) -> list[Sequence[Any]]:
     """Rows as value lists in ``fields`` order; only fields that need converting pay for it."""
     names = [f["name"] for f in fields]
-    values = [list(map(row.get, names)) for row in rows]
     make = copy_converter if copy else param_converter
-    for i, field in enumerate(fields):
-        convert = make(field)
-        if convert is None:
-            continue
+    converters = [(i, c) for i, c in enumerate(map(make, fields)) if c is not None]
+    try:  # validated flat rows carry every field: one C-level lookup per row
+        pick = operator.itemgetter(*names)
+        values = [pick(row) for row in rows] if len(names) > 1 else [(pick(r),) for r in rows]
+    except KeyError:
+        values = [tuple(map(row.get, names)) for row in rows]
+    if not converters:
+        return values  # tuples: COPY and executemany take any sequence
+    values = [list(row) for row in values]
+    for i, convert in converters:
         for row_values_ in values:
             if row_values_[i] is not None:
                 row_values_[i] = convert(row_values_[i])
