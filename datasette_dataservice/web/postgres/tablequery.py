@@ -4,8 +4,9 @@ PostgreSQL. Pure: request arguments and a Relation in, SQL and parameters out.
 Core's semantics kept: ``_col``/``_nocol``, ``_sort``/``_sort_desc`` (SQLite orders NULLs
 first ascending, last descending; text byte-wise), ``_size`` (``max``, the
 ``max_returned_rows`` ceiling), keyset ``_next`` tokens ``[sort value,]pk[,pk...]`` on
-tables with a primary key, offsets on views. PostgreSQL has no rowid, so a table without a
-primary key pages by offset like a view, in physical (``ctid``) order.
+tables with a primary key, offsets on views. A datatable without a primary key has a
+``rowid`` identity column (providers/postgres_ddl.py), so it pages by rowid as on SQLite;
+any other table without one pages by offset like a view, in physical (``ctid``) order.
 """
 
 from __future__ import annotations
