@@ -8,7 +8,7 @@ from datasette.plugins import pm
 from . import hookspecs, permissions
 from .cli import dataservice as dataservice_cli
 from .config import PLUGIN_NAME, DataServiceConfig
-from .providers.postgres import PostgresFlatTable, PostgresJsonb
+from .providers.postgres_tables import PostgresFlatTable, PostgresJsonb
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes

@@ -18,8 +18,8 @@ from datasette.database import Database
 
 from datasette_dataservice.config import PostgresConnection
 from datasette_dataservice.providers.base import ProviderError, TableSpec
-from datasette_dataservice.providers.postgres import PostgresFlatTable, PostgresJsonb
 from datasette_dataservice.providers.postgres_storage import PostgresConnections, PostgresTarget
+from datasette_dataservice.providers.postgres_tables import PostgresFlatTable, PostgresJsonb
 from datasette_dataservice.providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from datasette_dataservice.schema.diff import diff_schemas
 from datasette_dataservice.schema.rows import compile_validator
