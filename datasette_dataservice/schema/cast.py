@@ -327,6 +327,7 @@ def fast_paths(field: Field, missing_values: list[str]) -> tuple[list[tuple[str,
     read = field.create_value_reader()
     consts: dict[str, Any] = {"re": PATTERNS.get(kind)}
     tests: list[str] = []  # checks of the constraints on the value "{v}"
+    short_bounds = True  # every number bound has at most 15 significant digits
     for name in sorted(checked):
         value = constraints[name]
         if name in BOUND_CONSTRAINTS:
@@ -334,6 +335,9 @@ def fast_paths(field: Field, missing_values: list[str]) -> tuple[list[tuple[str,
             if kind == "number":  # compared as floats only where that is exact
                 if not isinstance(bound, int | Decimal) or not _exact_float(bound):
                     return [], {}
+                short_bounds = (
+                    short_bounds and len(Decimal(bound).normalize().as_tuple().digits) <= 15
+                )
                 bound = float(bound)
             elif type(bound) is not int:
                 return [], {}
@@ -363,14 +367,26 @@ def fast_paths(field: Field, missing_values: list[str]) -> tuple[list[tuple[str,
     text = strv + " and {v}" if plain and "" in missing_values else strv  # a string, not missing
     paths: list[tuple[str, str]] = []
     fmt, defined = field.format, field.list_defined()
+    # Text (CSV cells) is converted first, then checked: "{w}" holds the converted value.
+    converted_checks = checks.replace("{v}", "{w}")
     if kind == "integer":
         paths += [(f"type({{v}}) is int{checks}", "{v}")] if plain else []
         if not checks and field.bare_number:
             paths.append((strv + " and {c}re({v})", "int({v})"))
+        elif field.bare_number:
+            condition = strv + " and {c}re({v}) and (({w} := int({v})) or True)"
+            paths.append((condition + converted_checks, "{w}"))
     elif kind == "number":
         paths += [(f"(type({{v}}) is float or type({{v}}) is int){checks}", "{v}")] if plain else []
-        if not checks and not {"group_char", "decimal_char", "bare_number"} & set(defined):
-            paths.append((strv + " and {c}re({v})", "float({v})"))
+        if not {"group_char", "decimal_char", "bare_number"} & set(defined):
+            if not checks:
+                paths.append((strv + " and {c}re({v})", "float({v})"))
+            elif short_bounds:
+                # At most 15 digits each side: float() keeps such decimals apart and in order
+                # (DBL_DIG), so comparing floats decides the bounds exactly as decimals do.
+                condition = strv + " and len({v}) <= 15 and {c}re({v})"
+                condition += " and (({w} := float({v})) or True)"
+                paths.append((condition + converted_checks, "{w}"))
     elif kind == "year":
         paths += [(f"type({{v}}) is int and 0 <= {{v}} <= 9999{checks}", "{v}")] if plain else []
         paths += [(strv + " and {c}re({v})", "int({v})")] if not checks else []
