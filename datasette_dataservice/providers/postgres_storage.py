@@ -108,8 +108,11 @@ class PostgresTarget:
 
 
 def conn_error_is_query_error(error: psycopg.OperationalError) -> bool:
-    """OperationalError covers both a lost server and, e.g., a cancelled statement."""
-    return error.sqlstate is not None and not error.sqlstate.startswith("08")
+    """OperationalError covers both a lost server and, e.g., a cancelled statement; 08P01
+    (protocol violation, e.g. ``select $1`` bound without values) is the server refusing
+    what it was sent, on a connection that still works."""
+    state = error.sqlstate
+    return state is not None and (not state.startswith("08") or state == "08P01")
 
 
 def schema_name(prefix: str, database_name: str) -> str:

@@ -30,11 +30,12 @@ from psycopg.types.json import Jsonb
 
 from ..schema.cast import iso
 from ..schema.names import quote_identifier as q
-from .base import TableSpec
+from .base import ProviderError, TableSpec
 from .postgres_ddl import JSON_TYPES, column_type, json_value, view_type
 from .sqlite_ddl import field_type
 
 LOOKUP_CHUNK = 10_000
+MAX_JSON_DEPTH = 500  # json recurses once per level, writing here and reading back
 
 Converter = Callable[[Any], Any] | None
 
@@ -43,19 +44,67 @@ def _number_param(value: Any) -> Any:
     return Decimal(repr(value)) if type(value) is float else value
 
 
+def _utc_datetime(value: Any) -> Any:
+    """ISO text as given, unless its offset moves it out of years 1-9999 in UTC (only a
+    value in year 1 or 9999 can move that far): PostgreSQL would store it (a BC or year
+    10000 TIMESTAMPTZ), and then no page of the table could be read back."""
+    if type(value) is str and value[:4] in ("0001", "9999"):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+            parsed - (parsed.utcoffset() or datetime.timedelta())
+        except ValueError:
+            return value  # PostgreSQL says what is wrong with it
+        except OverflowError:
+            raise ProviderError(
+                f'PostgreSQL refused the rows: datetime "{value}" is outside years 1-9999 in UTC'
+            ) from None
+    return value
+
+
+def shallow(value: Any) -> Any:
+    """``value``, unless it nests more than MAX_JSON_DEPTH levels deep: json (psycopg's
+    dumper, and the data plane reading the value back) would run out of stack on it."""
+    if type(value) is not dict and type(value) is not list:
+        return value
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ProviderError(
+                f"PostgreSQL refused the rows: JSON nests more than {MAX_JSON_DEPTH} levels deep"
+            )
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return value
+
+
+def _jsonb_param(value: Any) -> Jsonb:
+    return Jsonb(shallow(value))
+
+
+def _json_copy(value: Any) -> str:
+    return json.dumps(shallow(value))
+
+
 def param_converter(field: dict[str, Any]) -> Converter:
     """How a validated value of ``field`` is bound as a query parameter (None: as is)."""
     kind = field_type(field)
     if kind in JSON_TYPES:
-        return Jsonb
+        return _jsonb_param
     if kind == "number":
         return _number_param
+    if kind == "datetime":
+        return _utc_datetime
     return None
 
 
 def copy_converter(field: dict[str, Any]) -> Converter:
     """How a validated value of ``field`` is written by a text COPY (None: as is)."""
-    return json.dumps if field_type(field) in JSON_TYPES else None  # the cached encoder
+    kind = field_type(field)
+    if kind == "datetime":
+        return _utc_datetime
+    return _json_copy if kind in JSON_TYPES else None
 
 
 def _float(value: Any) -> Any:
@@ -149,7 +198,7 @@ def candidate_text(value: Any) -> str | None:
 
 def document(row: dict[str, Any]) -> dict[str, Any]:
     """A validated jsonb row as the document stored (``_id`` is the row id, not data)."""
-    return {k: v for k, v in row.items() if k != "_id"}
+    return shallow({k: v for k, v in row.items() if k != "_id"})
 
 
 def document_json(row: dict[str, Any]) -> str:

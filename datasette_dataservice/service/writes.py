@@ -6,6 +6,7 @@ unless ``on_invalid="skip"`` asks to keep the valid rows and report the rest.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from .core import DataService
 from .datatables import table_spec
 
 ON_INVALID = ("refuse", "skip")
+DOCUMENT_ID = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass
@@ -120,6 +122,23 @@ async def stored_clashes(
     return errors
 
 
+def document_id(value: Any) -> int | None:
+    """A jsonb row's ``_id`` as the integer it names (SQLite's rowid and PostgreSQL's
+    BIGINT both hold 64 bits), or None when it names none.
+
+    >>> document_id(7), document_id("7"), document_id(2**63), document_id(1.5), document_id(True)
+    (7, 7, None, None, None)
+    """
+    if type(value) is str and DOCUMENT_ID.fullmatch(value):
+        value = int(value)
+    return value if type(value) is int and -(2**63) <= value < 2**63 else None
+
+
+def _id_error(number: int, value: Any) -> dict[str, Any]:
+    note = f'"_id" must be a document id, an integer of at most 64 bits: row {number} has {value!r}'
+    return make_error("row-error", number, note)
+
+
 def validate_records(validator: RowValidator, rows: list[dict], first_row_number: int, lookup):
     """Validate rows whose ``_id`` (a jsonb document id) is not a field, and keep the ids."""
     ids = [r.get("_id") for r in rows]
@@ -133,7 +152,11 @@ def validate_records(validator: RowValidator, rows: list[dict], first_row_number
     )
     for row, number in zip(result.rows, result.row_numbers, strict=True):
         if ids[number - first_row_number] is not None:
-            row["_id"] = ids[number - first_row_number]
+            row["_id"] = document_id(ids[number - first_row_number])
+    numbered = enumerate(ids, start=first_row_number)
+    _add_errors(
+        result, [_id_error(n, i) for n, i in numbered if i is not None and document_id(i) is None]
+    )
     return result
 
 
@@ -226,6 +249,14 @@ async def _merged_with_stored(provider, datatable, spec: TableSpec, rows: list[d
     if not key:
         raise BadRequest("upsert needs a primaryKey in the datatable's schema")
     missing = [i + 1 for i, row in enumerate(rows) if any(row.get(k) is None for k in key)]
+    if key == ["_id"]:
+        bad = [
+            _id_error(number, row["_id"])
+            for number, row in enumerate(rows, 1)
+            if row.get("_id") is not None and document_id(row["_id"]) is None
+        ]
+        if bad:
+            raise DataServiceError([e["message"] for e in bad[:10]], status=400)
     if missing:
         raise BadRequest(
             f"upsert rows must include the primary key ({', '.join(key)}); rows {missing[:10]} "

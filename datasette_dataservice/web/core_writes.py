@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-import orjson
 from datasette.events import DeleteRowEvent, InsertRowsEvent, UpdateRowEvent, UpsertRowsEvent
 from datasette.resources import TableResource
 from datasette.utils import CustomJSONEncoder, urlsafe_components
@@ -33,6 +32,7 @@ from ..service.core import service_for
 from ..service.datatables import table_spec
 from . import responses
 from .ratelimit import limiter_for, with_headers
+from .requests import loads_exact
 from .serialize import datatable_path
 
 CORE_VIEWS = {
@@ -78,6 +78,10 @@ def core_write_view(kind: str, postgres: bool = False):
             resolved, datatable = await _managed(datasette, request)
             if datatable is None:
                 return await CORE_VIEWS[kind](datasette).dispatch_request(request)
+        if request.method == "OPTIONS":
+            return Response.text("ok")  # as core's write views answer a preflight
+        if request.method != "POST":  # a GET must never write (core's views are POST-only)
+            return responses.error(DataServiceError("Method not allowed", status=405))
         try:  # managed writes count against the default and write rate limits
             meter = await limiter_for(datasette).meter(request)
         except DataServiceError as error:
@@ -125,7 +129,7 @@ def _ensure_active(datatable) -> None:
 async def _json(request) -> dict:
     try:
         # orjson: a 10,000-row body parses about four times faster than with json.loads
-        data = orjson.loads(await request.post_body())
+        data = loads_exact(await request.post_body())
     except ValueError as e:
         raise BadRequest(f"Invalid JSON: {e}") from e
     if not isinstance(data, dict):

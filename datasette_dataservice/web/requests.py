@@ -6,9 +6,12 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 from ..errors import BadRequest, DataServiceError
 
 DIGITS = re.compile(r"[0-9]{1,18}")
+LONG_DIGITS = re.compile(rb"[0-9]{19}")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
@@ -58,6 +61,19 @@ async def json_body(
             ]
         )
     return body
+
+
+def loads_exact(raw: bytes) -> Any:
+    """JSON at orjson's speed, every integer exact: orjson reads one beyond 64 bits as a
+    float (2**70 as 1.1805916207174113e+21, -2**63-1 as -2**63), so a body with a run of
+    19 digits is read again by json, which keeps it. Errors are ValueErrors."""
+    data = orjson.loads(raw)
+    if not LONG_DIGITS.search(raw):
+        return data
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nests too deeply") from None
 
 
 def flag(request, name: str) -> bool | None:

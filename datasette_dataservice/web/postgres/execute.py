@@ -13,6 +13,7 @@ an unreachable server a 503.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,12 +97,19 @@ def is_connection_error(error: psycopg.Error) -> bool:
     return isinstance(error, psycopg.OperationalError) and not conn_error_is_query_error(error)
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def _loads(data: bytes | str) -> Any:
-    """JSON from PostgreSQL, fast (orjson), exact for integers beyond 64 bits (json)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    """JSON from PostgreSQL, fast (orjson), exact for integers beyond 64 bits (json: orjson
+    reads those as floats)."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if not _LONG_DIGITS.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:  # e.g. nested past orjson's 1024 levels
+            pass
+    return json.loads(raw)
 
 
 def _result(cursor) -> Result:

@@ -14,6 +14,7 @@ numbering); the SQL keeps SQLite's semantics where the two engines differ:
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 import re
 from collections.abc import Callable
@@ -31,8 +32,20 @@ TEXT_KINDS = {"text"}
 TEXT_LIKE_KINDS = {"date", "timestamp", "time"}  # stored as text by SQLite
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_UPPER.lower())
-_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INTEGER = re.compile(r"^\s*[+-]?0*(\d{1,20})\s*$", re.ASCII)  # PostgreSQL reads ASCII only
+_NUMBER = re.compile(
+    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|[+-]?inf(?:inity)?", re.ASCII | re.IGNORECASE
+)
+_FLOAT_MAX = {"double precision": decimal.Decimal("1.7976931348623157e308"), "real": 3.4e38}
+_CLOCK = r"[0-9:.,]+(?:Z|[+-][0-9:]+)?"
+_TEMPORAL = {
+    "date": (re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII), datetime.date.fromisoformat),
+    "timestamp": (
+        re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]{_CLOCK})?", re.ASCII),
+        datetime.datetime.fromisoformat,
+    ),
+    "time": (re.compile(_CLOCK, re.ASCII), datetime.time.fromisoformat),
+}
 _INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63, "oid": 2**32}
 _BOOLEANS = {
     *(w[:n] for w in ("true", "yes") for n in range(1, len(w) + 1)),
@@ -166,31 +179,49 @@ def fits(column: Column | None, value: Any) -> bool:
         return True
     kind = column.kind
     if kind == "integer":
-        if not _INTEGER.match(value):
+        if not _INTEGER.match(value):  # more digits than any integer type holds: no
             return False
         limit = _INT_RANGES.get(column.type_name, 2**63)
         return -limit <= int(value) < limit
     if kind == "number":
-        if "_" in value:
-            return False
-        try:
-            float(value)
-        except ValueError:
-            return False
-        return True
+        return _fits_number(column, value.strip())
     if kind == "boolean":
         return value.strip().lower() in _BOOLEANS
     if kind in TEXT_LIKE_KINDS:
-        parse = {
-            "date": datetime.date.fromisoformat,
-            "timestamp": datetime.datetime.fromisoformat,
-            "time": datetime.time.fromisoformat,
-        }[kind]
-        try:
-            parse(value.strip())
-        except ValueError:
-            return False
+        return _fits_temporal(kind, value.strip())
     return True
+
+
+def _fits_number(column: Column, value: str) -> bool:
+    """What PostgreSQL reads as NUMERIC (its range) or a float (a finite one).
+
+    >>> n = Column("n", 1700, -1, "numeric", False, 0)
+    >>> [_fits_number(n, v) for v in ("1e5", "-.5", "Infinity", "1e999999", "٣", "0x10")]
+    [True, True, True, False, False, False]
+    """
+    if not _NUMBER.fullmatch(value):
+        return False
+    number = decimal.Decimal(value)
+    if not number.is_finite():
+        return True
+    if column.type_name in _FLOAT_MAX:
+        return abs(number) <= _FLOAT_MAX[column.type_name]
+    exponent = number.as_tuple().exponent
+    return number.adjusted() <= 131071 and -16383 <= (exponent if isinstance(exponent, int) else 0)
+
+
+def _fits_temporal(kind: str, value: str) -> bool:
+    """ISO 8601 as both Python and PostgreSQL read it (not Python's week or ordinal dates,
+    nor offsets past PostgreSQL's +-15:59)."""
+    shape, parse = _TEMPORAL[kind]
+    if not shape.fullmatch(value):
+        return False
+    try:
+        parsed = parse(value)
+    except ValueError:
+        return False
+    offset = parsed.utcoffset() if kind != "date" else None
+    return offset is None or abs(offset) < datetime.timedelta(hours=16)
 
 
 def _fold(pattern: str) -> str:
@@ -333,8 +364,8 @@ def _array(negate: bool) -> Build:
 
 def _date(where: Where, column: Column | None, name: str, value: str) -> str:
     placeholder = where.add_param(value)
-    if not _DATE.match(value.strip()):
-        return "FALSE"
+    if column is None or not _fits_temporal("date", value.strip()):
+        return "FALSE"  # SQLite: date() of a string that is no date, or of none, is NULL
     expr = _expr(column, name)
     if column is not None and column.kind in ("date", "timestamp"):
         return f"CAST({expr} AS date) = {placeholder}"

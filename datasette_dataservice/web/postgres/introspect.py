@@ -172,6 +172,8 @@ async def cached_relation(service, connect, schema: str, name: str) -> Relation 
     The catalog version is read before the catalogs are: a change racing this request
     bumps it afterwards, so what was read here is not kept past that.
     """
+    if "\x00" in name:
+        return None  # no PostgreSQL name holds a NUL, and psycopg cannot even send one
     version = getattr(service, "catalog_version", None)
     cache = _relation_cache.setdefault(service, {})
     hit = cache.get((schema, name))

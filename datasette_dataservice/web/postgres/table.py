@@ -76,8 +76,9 @@ async def run(
     if not query.raw_where:
         (result,) = await execute.read(conn, [(sql, params)], limit_ms, shown=shown_sql(sql))
         return result
-    try:
-        result, _ = await execute.run_user_sql(conn, schema, sql, params, limit_ms, 10**9)
+    try:  # no more rows than the page's LIMIT asks for, even if the SQL lost it (a comment)
+        cap = query.page_size + 1
+        result, _ = await execute.run_user_sql(conn, schema, sql, params, limit_ms, cap)
     except psycopg.Error as error:
         raise DatasetteError(execute.message_of(error), title="Invalid SQL", status=400) from None
     return result

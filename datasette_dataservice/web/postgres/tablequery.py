@@ -145,9 +145,11 @@ def build(
     token = args.get("_next")
     if token and not keyset:
         try:
-            offset = int(token)
+            offset = int(token) if token.isascii() and len(token) < 20 else -1
         except ValueError:
-            raise BadRequest("_next must be an integer offset") from None
+            offset = -1
+        if offset < 0:
+            raise BadRequest("_next must be an integer offset")
     elif token:
         where.clauses.append(_after(relation, where, token, sort, sort_desc))
 
