@@ -76,7 +76,11 @@ def postgres_dsn():
         roles = conn.execute(  # the datasources' reader roles (cluster-wide)
             "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (RUN_PREFIX + "%",)
         ).fetchall()
-        for (role,) in roles:
+        for (role,) in roles:  # readers log in: end any session a test left open first
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
             conn.execute(f'DROP OWNED BY "{role}" CASCADE')
             conn.execute(f'DROP ROLE "{role}"')
 

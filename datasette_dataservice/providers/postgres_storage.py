@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import psycopg
 import psycopg.sql
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..config import PostgresConnection
@@ -32,13 +34,25 @@ class PostgresUnavailable(DataServiceError):
     status = 503
 
 
+class ReaderUnavailable(DataServiceError):
+    """User SQL cannot run on a datasource: it has no reader role that may log in."""
+
+    status = 403
+
+    def __init__(self, why: str):
+        super().__init__(f"SQL queries are not available on this database: {why}")
+
+
 class PostgresConnections:
     """The named connections of DESIGN §8, each a lazily opened pool."""
 
-    def __init__(self, configs: dict[str, PostgresConnection]):
+    def __init__(self, configs: dict[str, PostgresConnection], secret: str = ""):
         self.configs = configs
+        self.secret = secret  # Datasette's signing secret: reader passwords derive from it
         self._pools: dict[str, AsyncConnectionPool] = {}
+        self._reader_pools: dict[tuple[str, str], AsyncConnectionPool] = {}
         self._lock = asyncio.Lock()
+        self._reader_lock = asyncio.Lock()
 
     def names(self) -> list[str]:
         return sorted(self.configs)
@@ -73,8 +87,61 @@ class PostgresConnections:
                 self._pools[name] = pool
             return self._pools[name]
 
+    async def reader_pool(self, name: str, schema: str) -> AsyncConnectionPool:
+        """Connections that log in as ``schema``'s reader role, for SQL a user writes.
+
+        A role switched to with SET ROLE can be left again (``set_config('role',
+        session_user, true)`` in a SELECT), so user SQL gets a session of its own whose
+        login is the reader. Its password derives from Datasette's secret and is set, as a
+        SCRAM verifier (never in clear), through the connection's own role on first use.
+        """
+        role = reader_role(schema)
+        pool = self._reader_pools.get((name, role))
+        if pool is not None:
+            return pool
+        async with self._reader_lock:
+            if (name, role) not in self._reader_pools:
+                password = hmac.new(self.secret.encode(), role.encode(), "sha256").hexdigest()
+                await self._allow_login(name, role, password)
+                config = self.configs[name]
+                pool = AsyncConnectionPool(
+                    make_conninfo(config.dsn, user=role, password=password),
+                    min_size=0,
+                    max_size=2,
+                    open=False,
+                    timeout=10,
+                    kwargs={
+                        "autocommit": True,
+                        "options": "-c TimeZone=UTC",
+                        "application_name": "datasette-dataservice-reader",
+                    },
+                    name=f"dataservice-{name}-reader",
+                )
+                await pool.open(wait=False)
+                self._reader_pools[(name, role)] = pool
+            return self._reader_pools[(name, role)]
+
+    async def _allow_login(self, name: str, role: str, password: str) -> None:
+        pool = await self.pool(name)
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+            if await cursor.fetchone() is None:
+                raise ReaderUnavailable("its reader role does not exist")
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode())
+            statement = psycopg.sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                psycopg.sql.Identifier(role), psycopg.sql.Literal(verifier.decode())
+            )
+            try:
+                await conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise ReaderUnavailable(
+                    "the PostgreSQL connection's user may not let its reader role log in"
+                ) from error
+
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
+        pools += list(self._reader_pools.values())
+        self._reader_pools = {}
         for pool in pools:
             await pool.close()
 
@@ -87,6 +154,19 @@ class PostgresTarget:
     schema: str  # the Postgres schema holding the datasource's tables
     connection_name: str
     connections: PostgresConnections
+
+    @asynccontextmanager
+    async def connect_reader(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A session logged in as this datasource's reader role (for SQL a user writes)."""
+        pool = await self.connections.reader_pool(self.connection_name, self.schema)
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except PoolTimeout as error:
+            raise PostgresUnavailable(
+                f'PostgreSQL connection "{self.connection_name}" did not let the reader '
+                "role log in, or is busy; try again"
+            ) from error
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[psycopg.AsyncConnection]:

@@ -58,7 +58,7 @@ class DataService:
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
-        self.postgres = PostgresConnections(config.postgres)
+        self.postgres = PostgresConnections(config.postgres, secret=datasette._secret)
         # Database name -> where a Postgres-backed datasource lives (served by web/postgres).
         self.postgres_targets: dict[str, PostgresTarget] = {}
         _services[datasette] = self

@@ -27,11 +27,7 @@ from datasette.views.base import DatasetteError
 from psycopg.types.json import set_json_loads
 
 from ...errors import DataServiceError
-from ...providers.postgres_storage import (
-    PostgresTarget,
-    conn_error_is_query_error,
-    reader_role,
-)
+from ...providers.postgres_storage import PostgresTarget, conn_error_is_query_error
 from .sqltext import quote
 
 
@@ -166,23 +162,8 @@ async def read(
         raise DatasetteError(message_of(error), title="Invalid SQL", status=400) from None
 
 
-async def _become_reader(conn: psycopg.AsyncConnection, schema: str) -> None:
-    """User SQL runs as the datasource's reader role (providers/postgres_storage.py), which
-    can read this schema's tables and nothing else: never as the connection's own role."""
-    role = reader_role(schema)
-    try:
-        await conn.execute(f"SET LOCAL ROLE {quote(role).replace('%%', '%')}")
-    except psycopg.errors.InvalidParameterValue:
-        raise DatasetteError(
-            "SQL queries are not available on this database: its reader role does not "
-            "exist (the PostgreSQL connection's user may not create roles)",
-            status=403,
-        ) from None
-
-
 async def run_user_sql(
-    conn: psycopg.AsyncConnection,
-    schema: str,
+    target: PostgresTarget,
     sql: str,
     params: dict[str, Any],
     limit_ms: int,
@@ -190,16 +171,42 @@ async def run_user_sql(
 ) -> tuple[Result, bool]:
     """A read-only ``?sql=`` query: (result with at most ``max_rows`` rows, truncated).
 
-    psycopg errors other than timeouts propagate: the query page shows them as core shows
-    an SQLite error.
+    It runs in a session logged in as the datasource's reader role, which may read this
+    schema's tables and nothing else (providers/postgres_storage.py): never as the
+    connection's own role. psycopg errors other than timeouts propagate: the query page
+    shows them as core shows an SQLite error.
     """
+    async with reader_connection(target) as conn:
+        return await _run_user_sql(conn, target.schema, sql, params, limit_ms, max_rows)
+
+
+@asynccontextmanager
+async def reader_connection(target: PostgresTarget) -> AsyncIterator[psycopg.AsyncConnection]:
+    try:
+        async with target.connect_reader() as conn:
+            yield conn
+    except psycopg.Error as error:
+        if is_connection_error(error):
+            raise unavailable(error) from error
+        raise
+    except DataServiceError as error:
+        raise unavailable(error) from error
+
+
+async def _run_user_sql(
+    conn: psycopg.AsyncConnection,
+    schema: str,
+    sql: str,
+    params: dict[str, Any],
+    limit_ms: int,
+    max_rows: int,
+) -> tuple[Result, bool]:
     try:
         await conn.execute(
             f"BEGIN READ ONLY; SET LOCAL statement_timeout = {int(limit_ms)}; "
             f"SET LOCAL search_path TO {quote(schema).replace('%%', '%')}"
         )
         try:
-            await _become_reader(conn, schema)
             async with conn.pipeline():  # the extended protocol: one statement only
                 cursor = conn.cursor()
                 set_json_loads(_loads, cursor)
@@ -211,6 +218,17 @@ async def run_user_sql(
             result.rows = rows[:max_rows]
             return result, len(rows) > max_rows
         finally:
-            await conn.execute("ROLLBACK")
+            if not conn.closed:
+                await conn.execute("ROLLBACK")
     except psycopg.errors.QueryCanceled:
         raise interrupted(sql) from None
+    except psycopg.OperationalError as error:
+        if not conn.closed:
+            raise
+        # The reader's own session ended under the query (pg_terminate_backend of itself):
+        # the query's doing, not the server's; the pool replaces the connection.
+        raise DatasetteError(
+            f"The query ended its own database session: {message_of(error)}",
+            title="Invalid SQL",
+            status=400,
+        ) from None

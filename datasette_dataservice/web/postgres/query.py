@@ -63,10 +63,10 @@ async def query_view(datasette, request) -> Response:
             bind = {n: args.get(n) or "" for n in names}
             limit_ms = execute.time_limit(datasette, request)
             try:
+                result, truncated = await execute.run_user_sql(
+                    target, statement, bind, limit_ms, row_cap(datasette)
+                )
                 async with execute.connection(target) as conn:
-                    result, truncated = await execute.run_user_sql(
-                        conn, target.schema, statement, bind, limit_ms, row_cap(datasette)
-                    )
                     converters = await common.query_converters(datasette, database, conn, result)
             except psycopg.Error as failure:
                 error = execute.message_of(failure)

@@ -68,9 +68,7 @@ def next_page(
     return token, common.url_with_args(datasette, request, args)
 
 
-async def run(
-    conn, schema: str, query: TableQuery, sql: str, params, limit_ms: int
-) -> execute.Result:
+async def run(conn, target, query: TableQuery, sql: str, params, limit_ms: int) -> execute.Result:
     """The plugin's own SQL in one round trip; with ``?_where=`` SQL, as a user's query:
     one statement, in a READ ONLY transaction."""
     if not query.raw_where:
@@ -78,15 +76,15 @@ async def run(
         return result
     try:  # no more rows than the page's LIMIT asks for, even if the SQL lost it (a comment)
         cap = query.page_size + 1
-        result, _ = await execute.run_user_sql(conn, schema, sql, params, limit_ms, cap)
+        result, _ = await execute.run_user_sql(target, sql, params, limit_ms, cap)
     except psycopg.Error as error:
         raise DatasetteError(execute.message_of(error), title="Invalid SQL", status=400) from None
     return result
 
 
-async def count_rows(conn, schema: str, query: TableQuery, limit_ms: int) -> int | None:
+async def count_rows(conn, target, query: TableQuery, limit_ms: int) -> int | None:
     try:
-        result = await run(conn, schema, query, query.count_sql, query.count_params, limit_ms)
+        result = await run(conn, target, query, query.count_sql, query.count_params, limit_ms)
     except DatasetteError as error:
         if error.title == "SQL Interrupted":
             return None  # core: a count that runs out of time is no count
@@ -134,9 +132,9 @@ async def table_view(datasette, request) -> Response:
     nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")
     count = None
     async with execute.connection(target) as conn:
-        result = await run(conn, target.schema, query, query.sql, query.params, limit_ms)
+        result = await run(conn, target, query, query.sql, query.params, limit_ms)
         if ("count" in extras or format_ == "html") and not nocount:
-            count = await count_rows(conn, target.schema, query, limit_ms)
+            count = await count_rows(conn, target, query, limit_ms)
 
     converters = await common.converters(datasette, database, relation, result)
     values = rows_from(result, converters)
