@@ -104,7 +104,7 @@ class Service:
 
 
 async def start_service(
-    tmp_path, provider: str, engine: str, postgres_config: dict, settings=None
+    tmp_path, provider: str, engine: str, postgres_config: dict, settings=None, schema=SCHEMA
 ) -> Service:
     ds = make_datasette(
         tmp_path / f"{provider}-{engine}", postgres=postgres_config, settings=settings
@@ -122,7 +122,7 @@ async def start_service(
     assert response.status_code == 201, response.text
     response = await client.post(
         "/-/apps/shop/datasources/main/datatables",
-        json={"name": "items", "json_schema": copy.deepcopy(SCHEMA)},
+        json={"name": "items", "json_schema": copy.deepcopy(schema)},
         headers=headers,
     )
     assert response.status_code == 201, response.text

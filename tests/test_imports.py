@@ -10,7 +10,6 @@ import pytest_asyncio
 from click.testing import CliRunner
 from conftest import (
     assert_error,
-    close_data_service,
     create_app,
     create_datasource,
     create_datatable,
@@ -52,12 +51,9 @@ COMBINATIONS = [(p, e) for p in ("flat_table", "jsonb") for e in ("sqlite", "pos
 
 
 @pytest_asyncio.fixture
-async def ds(tmp_path, postgres_config):
+async def ds(pg_ds):
     """This module's Datasette can put datasources on Postgres too (imports there use COPY)."""
-    datasette = make_datasette(tmp_path / "data", postgres=postgres_config)
-    await datasette.invoke_startup()
-    yield datasette
-    await close_data_service(datasette)
+    return pg_ds
 
 
 @pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
@@ -200,7 +196,6 @@ async def test_import_memory_stays_flat(ds, root, table):
 
 
 def test_cli_import(tmp_path):
-    from conftest import make_datasette
 
     async def setup():
         datasette = make_datasette(tmp_path / "data")

@@ -21,6 +21,7 @@ import pytest_asyncio
 from conftest import RUN_PREFIX, close_data_service, make_datasette, path_of
 from datasette.database import Database
 from datasette.tokens import TokenRestrictions
+from test_contract import start_service
 
 from datasette_dataservice.providers.postgres_storage import PostgresTarget, ensure_reader_role
 from datasette_dataservice.service.core import service_for
@@ -732,31 +733,13 @@ DATATABLE_ROWS = [
 
 
 async def datatable_service(tmp_path, postgres_config, provider: str, engine: str):
-    datasette = make_datasette(tmp_path / f"{provider}-{engine}", postgres=postgres_config)
-    await datasette.invoke_startup()
-    headers = {"Authorization": f"Bearer {await datasette.create_token('root')}"}
-    client = datasette.client
-    assert (await client.post("/-/apps", json={"name": "shop"}, headers=headers)).status_code == 201
-    config = {"engine": engine, **({"connection": "main"} if engine == "postgres" else {})}
-    response = await client.post(
-        "/-/apps/shop/datasources",
-        json={"name": "main", "provider_type": provider, "provider_config": config},
-        headers=headers,
+    """The contract suite's service with this module's datatable and rows."""
+    service = await start_service(
+        tmp_path, provider, engine, postgres_config, schema=DATATABLE_SCHEMA
     )
+    response = await service.insert(DATATABLE_ROWS)
     assert response.status_code == 201, response.text
-    response = await client.post(
-        "/-/apps/shop/datasources/main/datatables",
-        json={"name": "items", "json_schema": DATATABLE_SCHEMA},
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
-    datatable = response.json()
-    rows = [{"data": r} for r in DATATABLE_ROWS] if provider == "jsonb" else DATATABLE_ROWS
-    response = await client.post(
-        path_of(datatable["insert_url"]), json={"rows": rows}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    return datasette, headers, datatable
+    return service.ds, service.headers, service.datatable
 
 
 @pytest.mark.asyncio

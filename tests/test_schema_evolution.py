@@ -12,12 +12,10 @@ import pytest
 import pytest_asyncio
 from conftest import (
     assert_error,
-    close_data_service,
     create_app,
     create_datasource,
     create_datatable,
     insert_row,
-    make_datasette,
     path_of,
 )
 
@@ -41,12 +39,9 @@ BASE = "/-/apps/a/datasources/d/datatables/people"
 
 
 @pytest_asyncio.fixture
-async def ds(tmp_path, postgres_config):
+async def ds(pg_ds):
     """This module's Datasette can put datasources on Postgres too."""
-    datasette = make_datasette(tmp_path / "data", postgres=postgres_config)
-    await datasette.invoke_startup()
-    yield datasette
-    await close_data_service(datasette)
+    return pg_ds
 
 
 @pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])

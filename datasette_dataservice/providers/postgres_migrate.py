@@ -18,9 +18,10 @@ from typing import Any
 
 import psycopg
 
-from ..schema.diff import Operation, rename_schema
+from ..schema.diff import Operation
 from ..schema.names import quote_identifier as q
 from .base import MigrationPlan, TableSpec
+from .flat_change import decide_flat_change, in_place_sql, mark_rebuild, renames_of, sources_of
 from .postgres_ddl import (
     column_definitions,
     flat_table_sql,
@@ -35,7 +36,6 @@ from .postgres_ddl import table_constraints as constraints_of
 from .postgres_rows import copy_into
 from .postgres_values import native_rows, row_values
 from .sqlite_ddl import jsonb_view_name
-from .sqlite_migrate import IN_PLACE, NOT_ADDABLE, renames_of, sources_of
 
 COPY_BATCH = 10_000
 PROBE = "_dataservice_probe"  # has_schema's scratch table or view, never committed
@@ -48,48 +48,16 @@ FOREIGN_KEYS_NOTE = (
 def plan_flat_table(
     old: TableSpec, new: TableSpec, operations: list[Operation], schema: str
 ) -> MigrationPlan:
-    """The same decisions as the SQLite provider: ALTER in place for added, dropped and
-    renamed fields when nothing else changes and no existing row gains a NOT NULL, UNIQUE
-    or PRIMARY KEY; otherwise a rebuild."""
-    renames = renames_of(operations)
-    sources = sources_of(old, new, renames)
-    renamed_old = TableSpec(
-        old.physical_name, rename_schema(old.schema, renames), new.resolve_reference
+    """The SQLite provider's decision (flat_change), compiled to Postgres DDL."""
+    change = decide_flat_change(
+        old, new, operations, column_definitions, lambda spec: constraints_of(spec, schema)
     )
-    before, after = column_definitions(renamed_old.schema), column_definitions(new.schema)
-    dropped = [op.field for op in operations if op.kind == "drop_field"]
-    old_keys = constraints_of(old, schema)
-    in_place = (
-        all(before[name] == after[name] for name in sources)
-        and all(not any(w in after[n] for w in NOT_ADDABLE) for n in after if n not in sources)
-        and all(
-            not any(w in column_definitions(old.schema)[n] for w in ("PRIMARY KEY", "UNIQUE"))
-            and not any(q(n) in line for line in old_keys)
-            for n in dropped
-        )
-        and constraints_of(renamed_old, schema) == constraints_of(new, schema)
-    )
-    recast = [
-        op.field
-        for op in operations
-        if op.kind == "change_type" and op.field in sources and before[op.field] != after[op.field]
-    ]
     table = table_name(schema, new.physical_name)
-    if in_place:
-        sql = []
-        for op in operations:
-            if op.kind == "drop_field":
-                sql.append(f"ALTER TABLE {table} DROP COLUMN {q(op.field)}")
-            elif op.kind == "rename_field":
-                sql.append(f"ALTER TABLE {table} RENAME COLUMN {q(op.before)} TO {q(op.after)}")
-            elif op.kind == "add_field":
-                sql.append(f"ALTER TABLE {table} ADD COLUMN {after[op.field]}")
-            op.effect = "alter" if op.kind in IN_PLACE else "metadata"
-        return MigrationPlan(operations, sql, rebuild=False, sources=sources)
-    changes_ddl = {"change_description", "change_missing_values"}
-    for op in operations:
-        op.effect = "metadata" if op.kind in changes_ddl else "rebuild"
-    plan = MigrationPlan(operations, [], rebuild=True, sources=sources, recast=recast)
+    if change.in_place:
+        sql = in_place_sql(table, operations, change.after)
+        return MigrationPlan(operations, sql, rebuild=False, sources=change.sources)
+    mark_rebuild(operations)
+    plan = MigrationPlan(operations, [], rebuild=True, sources=change.sources, recast=change.recast)
     steps = rebuild_steps(old, new, plan, schema)
     plan.sql = [FOREIGN_KEYS_NOTE.format(table=table), *steps.before, steps.copy, *steps.after]
     return plan

@@ -34,6 +34,22 @@ class PostgresUnavailable(DataServiceError):
     status = 503
 
 
+def _new_pool(dsn: str, min_size: int, max_size: int, name: str) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=10,
+        kwargs={
+            "autocommit": True,
+            "options": "-c TimeZone=UTC",
+            "application_name": "datasette-dataservice",
+        },
+        name=name,
+    )
+
+
 class ReaderUnavailable(DataServiceError):
     """User SQL cannot run on a datasource: it has no reader role that may log in."""
 
@@ -64,19 +80,7 @@ class PostgresConnections:
         async with self._lock:
             if name not in self._pools:
                 config = self.configs[name]
-                pool = AsyncConnectionPool(
-                    config.dsn,
-                    min_size=1,
-                    max_size=max(1, config.max_size),
-                    open=False,
-                    timeout=10,
-                    kwargs={
-                        "autocommit": True,
-                        "options": "-c TimeZone=UTC",
-                        "application_name": "datasette-dataservice",
-                    },
-                    name=f"dataservice-{name}",
-                )
+                pool = _new_pool(config.dsn, 1, max(1, config.max_size), f"dataservice-{name}")
                 try:
                     await pool.open(wait=True, timeout=10)
                 except (PoolTimeout, psycopg.Error) as error:
@@ -103,20 +107,8 @@ class PostgresConnections:
             if (name, role) not in self._reader_pools:
                 password = hmac.new(self.secret.encode(), role.encode(), "sha256").hexdigest()
                 await self._allow_login(name, role, password)
-                config = self.configs[name]
-                pool = AsyncConnectionPool(
-                    make_conninfo(config.dsn, user=role, password=password),
-                    min_size=0,
-                    max_size=2,
-                    open=False,
-                    timeout=10,
-                    kwargs={
-                        "autocommit": True,
-                        "options": "-c TimeZone=UTC",
-                        "application_name": "datasette-dataservice-reader",
-                    },
-                    name=f"dataservice-{name}-reader",
-                )
+                dsn = make_conninfo(self.configs[name].dsn, user=role, password=password)
+                pool = _new_pool(dsn, 0, 2, f"dataservice-{name}-reader")
                 await pool.open(wait=False)
                 self._reader_pools[(name, role)] = pool
             return self._reader_pools[(name, role)]

@@ -12,9 +12,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from ..schema.diff import Operation, rename_schema
+from ..schema.diff import Operation
 from ..schema.names import quote_identifier as q
 from .base import MigrationPlan, TableSpec
+from .flat_change import decide_flat_change, in_place_sql, mark_rebuild, renames_of, sources_of
 from .sqlite_ddl import (
     column_definitions,
     flat_table_sql,
@@ -27,63 +28,16 @@ from .sqlite_ddl import table_constraints as constraints_of
 from .sqlite_values import to_native, to_storage
 
 COPY_BATCH = 10_000
-IN_PLACE = {"add_field", "drop_field", "rename_field"}
-NOT_ADDABLE = ("PRIMARY KEY", "UNIQUE", "NOT NULL")
-
-
-def renames_of(operations: list[Operation]) -> dict[str, str]:
-    return {op.before: op.after for op in operations if op.kind == "rename_field"}
-
-
-def sources_of(old: TableSpec, new: TableSpec, renames: dict[str, str]) -> dict[str, str]:
-    back = {after: before for before, after in renames.items()}
-    old_names = {f["name"] for f in old.fields}
-    return {
-        f["name"]: back.get(f["name"], f["name"])
-        for f in new.fields
-        if back.get(f["name"], f["name"]) in old_names
-    }
 
 
 def plan_flat_table(old: TableSpec, new: TableSpec, operations: list[Operation]) -> MigrationPlan:
-    renames = renames_of(operations)
-    sources = sources_of(old, new, renames)
-    renamed_old = TableSpec(
-        old.physical_name, rename_schema(old.schema, renames), new.resolve_reference
-    )
-    before, after = column_definitions(renamed_old.schema), column_definitions(new.schema)
-    dropped = [op.field for op in operations if op.kind == "drop_field"]
-    old_keys = constraints_of(old)
-    in_place = (
-        all(before[name] == after[name] for name in sources)
-        and all(not any(w in after[n] for w in NOT_ADDABLE) for n in after if n not in sources)
-        and all(
-            not any(w in column_definitions(old.schema)[n] for w in ("PRIMARY KEY", "UNIQUE"))
-            and not any(q(n) in line for line in old_keys)
-            for n in dropped
-        )
-        and constraints_of(renamed_old) == constraints_of(new)
-    )
-    recast = [
-        op.field
-        for op in operations
-        if op.kind == "change_type" and op.field in sources and before[op.field] != after[op.field]
-    ]
+    change = decide_flat_change(old, new, operations, column_definitions, constraints_of)
+    sources, recast = change.sources, change.recast
     table = q(new.physical_name)
-    if in_place:
-        sql = []
-        for op in operations:
-            if op.kind == "drop_field":
-                sql.append(f"ALTER TABLE {table} DROP COLUMN {q(op.field)}")
-            elif op.kind == "rename_field":
-                sql.append(f"ALTER TABLE {table} RENAME COLUMN {q(op.before)} TO {q(op.after)}")
-            elif op.kind == "add_field":
-                sql.append(f"ALTER TABLE {table} ADD COLUMN {after[op.field]}")
-            op.effect = "alter" if op.kind in IN_PLACE else "metadata"
+    if change.in_place:
+        sql = in_place_sql(table, operations, change.after)
         return MigrationPlan(operations, sql, rebuild=False, sources=sources)
-    changes_ddl = {"change_description", "change_missing_values"}
-    for op in operations:
-        op.effect = "metadata" if op.kind in changes_ddl else "rebuild"
+    mark_rebuild(operations)
     temporary = f"_dataservice_new_{new.physical_name}"
     columns = ", ".join(q(name) for name in sources)
     copy = (

@@ -102,7 +102,9 @@ class DataService:
 
     def attach_datasource(self, row: dict[str, Any]) -> Database | PostgresTarget:
         """The storage of a datasource (or of a datatable's datasource), attached if needed."""
-        return self.attach(row["database_name"], row["engine"], connection_of(row))
+        if row["engine"] == "postgres":
+            return self._attach_postgres(row["database_name"], connection_of(row))
+        return self.attach(row["database_name"], row["engine"])
 
     def attach(
         self, database_name: str, engine: str, connection: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from datasette.extras import ExtraScope, extra_names_from_request
@@ -57,6 +58,34 @@ def target_of(datasette, request) -> tuple[PostgresTarget, str]:
 
 def table_name(request) -> str:
     return tilde_decode(request.url_vars["table"])
+
+
+@dataclass
+class Resolved:
+    """What a table or row page is about: the database's target, the table, the format."""
+
+    target: PostgresTarget
+    database: str
+    name: str
+    format: str
+    relation: introspect.Relation
+    private: bool
+
+
+async def resolve_relation(datasette, request) -> Resolved:
+    """The table (or view) a table or row URL names, or 404; 403 if the actor may not see it."""
+    target, database = target_of(datasette, request)
+    name = table_name(request)
+    format_ = request.url_vars.get("format") or "html"
+    if format_ not in ("html", "json"):
+        raise NotFound(f"Invalid format: {format_}")
+    relation = await introspect.cached_relation(
+        service_for(datasette), lambda: execute.connection(target), target.schema, name
+    )
+    if relation is None:
+        raise NotFound("Table not found")
+    private = await table_visible(datasette, request, database, name)
+    return Resolved(target, database, name, format_, relation, private)
 
 
 def public_path(request) -> str:

@@ -122,10 +122,13 @@ def _result(cursor) -> Result:
 
 
 @asynccontextmanager
-async def connection(target: PostgresTarget) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A pooled connection; a lost or unreachable server is a 503 in Datasette's shape."""
+async def connection(
+    target: PostgresTarget, reader: bool = False
+) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A pooled connection (with ``reader``, logged in as the datasource's reader role); a
+    lost or unreachable server is a 503 in Datasette's shape."""
     try:
-        async with target.connect() as conn:
+        async with target.connect_reader() if reader else target.connect() as conn:
             yield conn
     except psycopg.Error as error:
         if is_connection_error(error):
@@ -176,21 +179,8 @@ async def run_user_sql(
     connection's own role. psycopg errors other than timeouts propagate: the query page
     shows them as core shows an SQLite error.
     """
-    async with reader_connection(target) as conn:
+    async with connection(target, reader=True) as conn:
         return await _run_user_sql(conn, target.schema, sql, params, limit_ms, max_rows)
-
-
-@asynccontextmanager
-async def reader_connection(target: PostgresTarget) -> AsyncIterator[psycopg.AsyncConnection]:
-    try:
-        async with target.connect_reader() as conn:
-            yield conn
-    except psycopg.Error as error:
-        if is_connection_error(error):
-            raise unavailable(error) from error
-        raise
-    except DataServiceError as error:
-        raise unavailable(error) from error
 
 
 async def _run_user_sql(

@@ -14,8 +14,7 @@ from datasette.renderer import json_renderer
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
-from ...service.core import service_for
-from . import common, execute, filters, introspect, pages
+from . import common, execute, filters, pages
 from .render import rows_as_lists
 from .sqltext import qualified, quote
 from .tablequery import shown_sql
@@ -24,18 +23,10 @@ from .tablequery import shown_sql
 @common.view
 async def row_view(datasette, request) -> Response:
     start = time.perf_counter()
-    target, database = common.target_of(datasette, request)
-    name = common.table_name(request)
-    format_ = request.url_vars.get("format") or "html"
-    if format_ not in ("html", "json"):
-        raise NotFound(f"Invalid format: {format_}")
+    resolved = await common.resolve_relation(datasette, request)
+    target, database, name = resolved.target, resolved.database, resolved.name
+    format_, relation, private = resolved.format, resolved.relation, resolved.private
     pk_values = urlsafe_components(request.url_vars["pks"])
-    relation = await introspect.cached_relation(
-        service_for(datasette), lambda: execute.connection(target), target.schema, name
-    )
-    if relation is None:
-        raise NotFound("Table not found")
-    private = await common.table_visible(datasette, request, database, name)
     pks = relation.pks if relation.pks and not relation.is_view else ["rowid"]
     if len(pk_values) != len(pks):
         raise BadRequest("URL row identifier does not match the primary key for this table")

@@ -9,11 +9,10 @@ import psycopg
 from datasette.extras import ExtraScope
 from datasette.renderer import json_renderer
 from datasette.utils import filters_should_redirect, path_with_added_args, tilde_encode
-from datasette.utils.asgi import BadRequest, NotFound, Response
+from datasette.utils.asgi import BadRequest, Response
 from datasette.views.base import DatasetteError
 
-from ...service.core import service_for
-from . import common, execute, filters, introspect, pages, tablequery
+from . import common, execute, filters, pages, tablequery
 from .tablequery import SORT_ALIAS, TableQuery, shown_sql
 
 
@@ -104,18 +103,10 @@ async def _check_special_arguments(datasette, request, database: str, format_: s
 @common.view
 async def table_view(datasette, request) -> Response:
     start = time.perf_counter()
-    target, database = common.target_of(datasette, request)
-    name = common.table_name(request)
-    format_ = request.url_vars.get("format") or "html"
-    if format_ not in ("html", "json"):
-        raise NotFound(f"Invalid format: {format_}")
+    resolved = await common.resolve_relation(datasette, request)
+    target, database, name = resolved.target, resolved.database, resolved.name
+    format_, relation, private = resolved.format, resolved.relation, resolved.private
     limit_ms = execute.time_limit(datasette, request)
-    relation = await introspect.cached_relation(
-        service_for(datasette), lambda: execute.connection(target), target.schema, name
-    )
-    if relation is None:
-        raise NotFound("Table not found")
-    private = await common.table_visible(datasette, request, database, name)
     redirect = _redirect(datasette, request)
     if redirect is not None:
         return redirect
