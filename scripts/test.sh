@@ -7,4 +7,4 @@ command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninte
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 .venv/bin/ruff check datasette_dataservice tests
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest -n 2 "$@"
