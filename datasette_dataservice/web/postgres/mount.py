@@ -14,7 +14,9 @@ request for that database.
 
 from __future__ import annotations
 
-from datasette.utils import async_call_with_supported_arguments, error_body
+import inspect
+
+from datasette.utils import error_body
 from datasette.utils.asgi import Response
 
 from ...service.core import _services
@@ -54,14 +56,20 @@ def mount(datasette, app):
 
 def through_mount(view):
     """``view`` (a route under ``PG_MOUNT``) for re-pointed requests only; 404 otherwise."""
+    wanted = inspect.signature(view).parameters  # read once, not per request
 
     # Not functools.wraps: Datasette passes the arguments the signature names, and this
     # wrapper takes them all whatever ``view`` takes.
     async def guarded(datasette, request, scope, send, receive):
         if not scope.get(MOUNTED):
             return Response.json(error_body(f"{request.path} not found", 404), status=404)
-        return await async_call_with_supported_arguments(
-            view, datasette=datasette, request=request, scope=scope, send=send, receive=receive
-        )
+        available = {
+            "datasette": datasette,
+            "request": request,
+            "scope": scope,
+            "send": send,
+            "receive": receive,
+        }
+        return await view(**{name: available[name] for name in wanted})
 
     return guarded
