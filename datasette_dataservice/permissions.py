@@ -1,8 +1,9 @@
 """The data service's Datasette actions, and the rules it adds to Datasette's permissions.
 
-Actions on one app take an ``AppResource`` whose parent is the app slug, so datasette.yml
-blocks and token restrictions keyed by that slug scope them (``"r"``/``"d"`` entries name
-the app slug where core would name a database).
+Actions on one app take an ``AppResource`` named like the app's databases: ``{tenant}--{slug}``,
+plain ``{slug}`` for the default tenant (see ``tenancy.qualified``). datasette.yml blocks and
+token restrictions keyed by that name scope them to one tenant's app (``"r"``/``"d"`` entries
+name it where core would name a database).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datasette.resources import DatabaseResource
 
 from .config import CATALOG_DATABASE
 from .service.core import service_for
-from .tenancy import current_tenant, hidden_databases
+from .tenancy import current_tenant, hidden_databases, qualified
 
 VIEW_APP = "dataservice-view-app"
 CREATE_APP = "dataservice-create-app"
@@ -24,13 +25,17 @@ PURGE = "dataservice-purge"
 
 
 class AppResource(Resource):
-    """A data service app, named by its slug."""
+    """A data service app, named ``{tenant}--{slug}`` (``{slug}`` in the default tenant)."""
 
     name = "dataservice-app"
     parent_class = None
 
-    def __init__(self, app_slug: str):
-        super().__init__(parent=app_slug, child=None)
+    def __init__(self, name: str):
+        super().__init__(parent=name, child=None)
+
+    @classmethod
+    def of(cls, tenant: str, app_slug: str) -> AppResource:
+        return cls(qualified(tenant, app_slug))
 
     @classmethod
     async def resources_sql(cls, datasette, actor=None) -> str:
@@ -93,9 +98,9 @@ def permission_rules(datasette, actor: dict | None, action: str):
     rules = []
     tenant = current_tenant.get()
     if tenant is not None and _takes_database(datasette, action):
-        hidden = hidden_databases(
-            tenant, datasette.databases, service_for(datasette).managed_databases
-        )
+        service = service_for(datasette)
+        served = [*datasette.databases, *service.postgres_targets]  # wherever it is served
+        hidden = hidden_databases(tenant, served, service.managed_databases)
         if hidden:
             rules.append(
                 PermissionSQL(

@@ -46,6 +46,17 @@ def tenant_of_host(host: str, tenancy: Tenancy) -> str | None:
     return None
 
 
+def qualified(tenant: str, name: str) -> str:
+    """A tenant's object in the instance-wide namespace of databases and grants: slugs repeat
+    across tenants, so another tenant's ``crm`` is ``acme--crm``; the default tenant's is
+    plain ``crm``. Slugs never contain ``--``, so the name is unambiguous.
+
+    >>> qualified("acme", "crm"), qualified("", "crm")
+    ('acme--crm', 'crm')
+    """
+    return f"{tenant}{SEPARATOR}{name}" if tenant else name
+
+
 def tenant_of_database(name: str, managed: set[str]) -> str:
     """A managed database's tenant is its name's prefix; every other database is the
     default tenant's."""

@@ -57,7 +57,9 @@ class DataService:
         self._tables: tuple[int, list, list] | None = None
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.imports: dict[str, Any] = {}  # id -> service.importer.ImportStatus
+        # (datatable id, import id) -> service.importer.ImportStatus: an import is found
+        # through its own datatable only, never through a same-named one of another tenant.
+        self.imports: dict[tuple[int, str], Any] = {}
         self.postgres = PostgresConnections(config.postgres, secret=datasette._secret)
         # Database name -> where a Postgres-backed datasource lives (served by web/postgres).
         self.postgres_targets: dict[str, PostgresTarget] = {}

@@ -158,7 +158,7 @@ async def import_rows(
     spec = table_spec(datatable)
     target = f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}"
     status = ImportStatus(secrets.token_hex(8), target, format, mode)
-    service.imports[status.id] = status
+    service.imports[(datatable["id"], status.id)] = status
     pipe: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
     run = _Run(
         status,

@@ -20,8 +20,10 @@ def _service(datasette, database: str):
     return service if database in service.managed_databases else None
 
 
-async def _may_view(datasette, actor, app_slug: str) -> bool:
-    return await datasette.allowed(action=VIEW_APP, resource=AppResource(app_slug), actor=actor)
+async def _may_view(datasette, actor, row: dict) -> bool:
+    """Whether ``actor`` may view the app of ``row`` (a datatable or datasource)."""
+    resource = AppResource.of(row["tenant"], row["app_slug"])
+    return await datasette.allowed(action=VIEW_APP, resource=resource, actor=actor)
 
 
 async def table_links(datasette, actor, database: str, table: str) -> list[dict] | None:
@@ -31,7 +33,7 @@ async def table_links(datasette, actor, database: str, table: str) -> list[dict]
     datatable = await service.managed_datatable(database, table)
     if datatable is None or not datatable["is_active"]:
         return None
-    if not await _may_view(datasette, actor, datatable["app_slug"]):
+    if not await _may_view(datasette, actor, datatable):
         return None
     path = datatable_path(datatable["app_slug"], datatable["datasource_slug"], datatable["name"])
     return [
@@ -50,7 +52,7 @@ async def database_links(datasette, actor, database: str) -> list[dict] | None:
         return None
     datasources = await service.read(store.all_active_datasources)
     match = next((d for d in datasources if d["database_name"] == database), None)
-    if match is None or not await _may_view(datasette, actor, match["app_slug"]):
+    if match is None or not await _may_view(datasette, actor, match):
         return None
     return [
         {

@@ -51,11 +51,16 @@ class Call:
         )
 
     async def allowed(self, action: str, app_slug: str | None = None) -> bool:
-        resource = permissions.AppResource(app_slug) if app_slug is not None else None
+        """Whether the actor may ``action`` (on this tenant's app ``app_slug``)."""
+        resource = None if app_slug is None else permissions.AppResource.of(self.tenant, app_slug)
         return await self.datasette.allowed(action=action, resource=resource, actor=self.actor)
 
     async def require(self, action: str, app_slug: str | None = None) -> None:
+        """Refuse unless allowed: 404 if this tenant has no (active) app ``app_slug``, so a
+        refusal never tells whether a name exists elsewhere; 401/403 otherwise."""
         if not await self.allowed(action, app_slug):
+            if app_slug is not None:
+                await self.service.app(self.tenant, app_slug)  # NotFound first
             what = f' on app "{app_slug}"' if app_slug else ""
             status = 403 if self.actor else 401
             message = f'Permission denied: "{action}"{what} is required'

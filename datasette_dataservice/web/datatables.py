@@ -252,7 +252,8 @@ async def import_rows(call: Call):
 async def import_status(call: Call):
     app_slug, ds_slug, name = _path(call)
     await call.require(VIEW_APP, app_slug)
-    status = call.service.imports.get(call.vars["import_id"])
-    if status is None or status.datatable != f"{app_slug}/{ds_slug}/{name}":
+    datatable = await call.service.datatable(call.tenant, app_slug, ds_slug, name)
+    status = call.service.imports.get((datatable["id"], call.vars["import_id"]))
+    if status is None:
         raise DataServiceError(f'Import "{call.vars["import_id"]}" not found', status=404)
     return responses.ok(status.as_dict())

@@ -7,7 +7,7 @@ from . import apps, datapackage, datasources, datatables, instance, pages, respo
 from .context import endpoint
 from .core_writes import core_write_view
 from .postgres import routes as postgres_routes
-from .postgres.mount import PG_MOUNT
+from .postgres.mount import PG_MOUNT, through_mount
 
 PREFIX = r"^/(?:-|api)/apps"
 APP = r"/(?P<app>[^/]+?)"
@@ -37,9 +37,13 @@ def route_table() -> list[tuple[str, object]]:
             for kind in ("update", "delete")
         ),
     ]
-    return [
-        *postgres_routes.ROUTES,  # the Postgres data plane's reads (web/postgres/)
+    postgres = [  # the Postgres data plane (web/postgres/), reachable through its mount only
+        *postgres_routes.ROUTES,
         *postgres_writes,
+        ("^" + PG_MOUNT + "/", postgres_elsewhere),
+    ]
+    return [
+        *((pattern, through_mount(view)) for pattern, view in postgres),
         *datapackage.ROUTES,
         *instance.ROUTES,
         *core_writes,
@@ -105,7 +109,6 @@ def route_table() -> list[tuple[str, object]]:
                 delete=apps.delete_app,
             ),
         ),
-        ("^" + PG_MOUNT + "/", postgres_elsewhere),
     ]
 
 

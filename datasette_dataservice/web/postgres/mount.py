@@ -5,13 +5,24 @@ databases changes at run time, so no route pattern can tell them apart. This ASG
 does: a request whose first path segment names a Postgres-backed database is re-pointed at
 ``PG_MOUNT`` + its path, where the plugin's own views serve it (with the actor, permissions
 and error pages Datasette's router provides). Every other request passes through untouched.
+
+``PG_MOUNT`` is internal: the wrapper marks the requests it re-points, and every view under
+the mount (``through_mount``) answers 404 to any request without the mark, so the mount is
+only reachable at the public URL, behind the same checks (tenancy among them) as every other
+request for that database.
 """
 
 from __future__ import annotations
 
+import inspect
+
+from datasette.utils import error_body
+from datasette.utils.asgi import Response
+
 from ...service.core import _services
 
 PG_MOUNT = "/-/dataservice/postgres"
+MOUNTED = "dataservice.postgres_mount"  # the scope key the wrapper sets on what it re-points
 
 
 def postgres_database_of(datasette, path: str) -> str | None:
@@ -36,7 +47,29 @@ def mount(datasette, app):
                     scope,
                     path=base + PG_MOUNT + rest,
                     raw_path=base.encode() + PG_MOUNT.encode() + raw[len(base) :],
+                    **{MOUNTED: True},
                 )
         await app(scope, receive, send)
 
     return mounted
+
+
+def through_mount(view):
+    """``view`` (a route under ``PG_MOUNT``) for re-pointed requests only; 404 otherwise."""
+    wanted = inspect.signature(view).parameters  # read once, not per request
+
+    # Not functools.wraps: Datasette passes the arguments the signature names, and this
+    # wrapper takes them all whatever ``view`` takes.
+    async def guarded(datasette, request, scope, send, receive):
+        if not scope.get(MOUNTED):
+            return Response.json(error_body(f"{request.path} not found", 404), status=404)
+        available = {
+            "datasette": datasette,
+            "request": request,
+            "scope": scope,
+            "send": send,
+            "receive": receive,
+        }
+        return await view(**{name: available[name] for name in wanted})
+
+    return guarded
