@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
 
 import pytest
 from conftest import assert_error, close_data_service, create_app, make_datasette
@@ -69,7 +70,11 @@ async def test_a_datasource_picks_a_connection_by_name(pg_ds):
     assert body["error"].endswith("connection: main")
     response = await _datasource(pg_ds, headers, {"engine": "postgres"})  # the only one
     assert response.status_code == 201, response.text
-    assert response.json()["provider_config"] == {"engine": "postgres", "connection": "main"}
+    config = response.json()["provider_config"]
+    assert config == {"engine": "postgres", "connection": "main", "database": config["database"]}
+    # A database of its own, with a random name under the connection's prefix.
+    prefix = pg_ds.plugin_config("datasette-dataservice")["postgres"]["main"]["schema_prefix"]
+    assert re.fullmatch(re.escape(prefix) + "ds_[0-9a-f]{16}", config["database"])
 
 
 @pytest.mark.asyncio

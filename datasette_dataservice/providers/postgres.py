@@ -22,6 +22,7 @@ from .postgres_ddl import (
     rowid_column,
     table_name,
 )
+from .postgres_isolation import ensure_reader_role
 from .postgres_migrate import (
     PROBE,
     dependent_renames,
@@ -30,7 +31,7 @@ from .postgres_migrate import (
     run_rebuild,
 )
 from .postgres_rows import MODES, REFUSALS, Importer, refusal, write_documents, write_flat
-from .postgres_storage import PostgresTarget, ensure_reader_role
+from .postgres_storage import PostgresTarget
 from .postgres_values import (
     all_keys,
     candidate_text,
