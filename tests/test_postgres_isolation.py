@@ -4,10 +4,20 @@ messages, run from every datasource against the others (ISSUE 12, item 3)."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import pytest_asyncio
-from conftest import RUN_PREFIX, _schema_numbers, close_data_service, make_datasette
+from conftest import (
+    RUN_PREFIX,
+    _schema_numbers,
+    assert_error,
+    close_data_service,
+    create_app,
+    create_datasource,
+    make_datasette,
+)
 from datasette import handle_exception as datasette_errors
+from psycopg.conninfo import make_conninfo
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -207,3 +217,25 @@ async def test_where_clauses_and_role_names_tell_nothing(server, tenant, slug):
     assert row["role"] == row["login"] == f"{row['db']}_reader"
     for name in (tenant, APP, slug):
         assert name not in row["role"] and name not in row["db"]
+
+
+async def test_a_user_without_createdb_gets_a_503_that_says_so(tmp_path, postgres_dsn):
+    role = f"{RUN_PREFIX}nocreatedb"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+    datasette = make_datasette(
+        tmp_path / "data", postgres={"main": {"dsn": make_conninfo(postgres_dsn, user=role)}}
+    )
+    await datasette.invoke_startup()
+    headers = {"Authorization": f"Bearer {await datasette.create_token('root')}"}
+    await create_app(datasette, headers, name="shop")
+    await create_datasource(
+        datasette, headers, "shop", slug="main", provider_config={"engine": "postgres"}
+    )
+    response = await datasette.client.post(
+        "/-/apps/shop/datasources/main/datatables",
+        json={"name": "t", "json_schema": {"fields": [{"name": "a"}]}},
+        headers=headers,
+    )
+    assert "its user needs CREATEDB" in assert_error(response, 503)["error"]
+    await close_data_service(datasette)

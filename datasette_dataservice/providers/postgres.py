@@ -121,9 +121,11 @@ class PostgresProvider(Provider):
     async def _ensure_free(self, conn: psycopg.AsyncConnection, name: str) -> None:
         """Refuse a name in use (case-insensitively, as the SQLite provider does). A lock on
         the schema's name serialises the check and CREATE SCHEMA IF NOT EXISTS, which two
-        concurrent transactions could otherwise both attempt."""
+        concurrent transactions could otherwise both attempt. (Its key shows in pg_locks to
+        every session on the server, so it hashes the random database name with it.)"""
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [self.target.schema]
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{self.target.database}.{self.target.schema}"],
         )
         names = sorted({name.lower(), self.data_resource(name).lower()})
         cursor = await conn.execute(

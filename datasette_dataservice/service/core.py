@@ -80,24 +80,32 @@ class DataService:
             )
         else:
             self.catalog = self.datasette.get_database(CATALOG_DATABASE)
-        await self.write(self._give_postgres_datasources_databases)
+        await self._give_postgres_datasources_databases()
         for datasource in await self.read(store.all_active_datasources):
             self.attach_datasource(datasource)
 
-    def _give_postgres_datasources_databases(self, conn: sqlite3.Connection) -> None:
+    async def _give_postgres_datasources_databases(self) -> None:
         """A catalog from before datasources had databases of their own names one for each
         (their tables stay in the connection's database: move them with pg_dump/psql)."""
-        rows = conn.execute(
-            "SELECT id, provider_config FROM datasources WHERE engine = 'postgres'"
-            " AND json_extract(provider_config, '$.database') IS NULL"
-        ).fetchall()
+        rows = await self.read(
+            lambda conn: conn.execute(
+                "SELECT id, provider_config FROM datasources WHERE engine = 'postgres'"
+                " AND json_extract(provider_config, '$.database') IS NULL"
+            ).fetchall()
+        )
+        if not rows:
+            return
+        changes = []
         for datasource_id, raw in rows:
             config = json.loads(raw)
             connection = self.config.postgres.get(config.get("connection"))
             config["database"] = new_database_name(connection.schema_prefix if connection else "")
-            store.update_row(
-                conn, "datasources", datasource_id, {"provider_config": json.dumps(config)}
+            changes.append((json.dumps(config), datasource_id))
+        await self.write(
+            lambda conn: conn.executemany(
+                "UPDATE datasources SET provider_config = ? WHERE id = ?", changes
             )
+        )
 
     async def close(self) -> None:
         """Close the Postgres pools (SQLite databases close with Datasette)."""
