@@ -160,6 +160,8 @@ class PostgresConnections:
 
 @asynccontextmanager
 async def _checked_out(pool: AsyncConnectionPool, name: str) -> AsyncIterator:
+    """A connection of the DSN's own database, for the service's own statements (creating
+    a datasource's database, letting its reader log in)."""
     try:
         async with pool.connection() as conn:
             yield conn
@@ -167,6 +169,10 @@ async def _checked_out(pool: AsyncConnectionPool, name: str) -> AsyncIterator:
         raise PostgresUnavailable(
             f'PostgreSQL connection "{name}" is busy or unavailable; try again'
         ) from error
+    except psycopg.OperationalError as error:
+        if conn_error_is_query_error(error):
+            raise
+        raise PostgresUnavailable(f'PostgreSQL connection "{name}" failed; try again') from error
 
 
 @dataclass(frozen=True)
