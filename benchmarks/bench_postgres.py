@@ -134,6 +134,11 @@ def drop_schemas(dsn: str, prefix: str) -> list[str]:
         ]
         for name in names:
             conn.execute(f"DROP SCHEMA {ident(name)} CASCADE")
+        databases = conn.execute(  # each datasource's own database
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix]
+        ).fetchall()
+        for (database,) in databases:
+            conn.execute(f"DROP DATABASE {ident(database)} WITH (FORCE)")
         roles = conn.execute(  # the datasources' reader roles are cluster-wide
             "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix]
         ).fetchall()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import os
 import uuid
@@ -17,7 +18,8 @@ from datasette_test import Datasette
 POSTGRES_DSN = os.environ.get(
     "DATASERVICE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-# Every schema this run creates starts with this, so runs never collide and clean up after.
+# Every schema, database and role this run creates starts with this, so runs never collide
+# and clean up after.
 RUN_PREFIX = f"dst{uuid.uuid4().hex[:6]}_"
 _schema_numbers = itertools.count(1)
 
@@ -67,6 +69,7 @@ def postgres_dsn():
             pytest.fail(f"CI=true and PostgreSQL is not reachable: {error}")
         pytest.skip(f"PostgreSQL is not reachable: {error}")
     yield POSTGRES_DSN
+    drop_run_databases(POSTGRES_DSN)
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
         schemas = conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (RUN_PREFIX + "%",)
@@ -83,6 +86,22 @@ def postgres_dsn():
             )
             conn.execute(f'DROP OWNED BY "{role}" CASCADE')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def drop_run_databases(dsn: str) -> None:
+    """Drop the databases this run's datasources were given. Each DROP DATABASE waits for a
+    checkpoint; several at once share one."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        databases = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (RUN_PREFIX + "%",)
+        ).fetchall()
+
+    def drop(database: str) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(drop, [name for (name,) in databases]))
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ ROWS = [
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, postgres_dsn):
-    """A live server with app "shop", datasource "main" on Postgres, datatable "orders"."""
+    """A live server with app "shop": datasource "main" on Postgres (datatable "orders", and
+    "later", not materialized), datasource "local" on SQLite (datatable "notes")."""
     from conftest import RUN_PREFIX
 
     data_dir = tmp_path_factory.mktemp("browser-pg") / "data"
@@ -58,6 +59,24 @@ def shop(tmp_path_factory, postgres_dsn):
         assert table.status_code == 201, table.text
         inserted = client.post("/shop_main/shop_orders/-/insert", json={"rows": ROWS})
         assert inserted.status_code == 201, inserted.text
+        later = client.post(
+            "/-/apps/shop/datasources/main/datatables",
+            json={"name": "later", "json_schema": SCHEMA, "materialize": False},
+        )
+        assert later.status_code == 201, later.text
+        local = client.post(
+            "/-/apps/shop/datasources", json={"name": "local", "provider_type": "jsonb"}
+        )
+        assert local.status_code == 201, local.text
+        notes = client.post(
+            "/-/apps/shop/datasources/local/datatables",
+            json={"name": "notes", "json_schema": {"fields": [{"name": "title"}]}},
+        )
+        assert notes.status_code == 201, notes.text
+        note = client.post(
+            "/shop_local/shop_notes/-/insert", json={"row": {"data": {"title": "hi"}}}
+        )
+        assert note.status_code == 201, note.text
         yield server
 
 
@@ -95,5 +114,45 @@ def test_a_person_filters_sorts_opens_a_row_and_runs_sql(sync_api, shots, shop):
             rows = page.locator("table.rows-and-columns tbody tr").all_inner_texts()
             assert sorted(r.strip() for r in rows) == ["Ada", "Cleo"]
             shots(page, "postgres-query")
+        finally:
+            browser.close()
+
+
+def test_the_app_page_of_an_app_on_both_engines(sync_api, shop):  # noqa: F811
+    """The app page lists and links datasources on both engines (a Postgres one made it
+    answer 500) and charts rows only for datatables that store them."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(
+                viewport={"width": 1200, "height": 800}, extra_http_headers=shop.headers
+            )
+            page.set_default_timeout(TIMEOUT_MS)
+            response = page.goto(shop.base + "/-/apps/shop")
+            assert response.status == 200
+            engines = page.locator("#ds-datasources tbody tr td:nth-child(3)").all_inner_texts()
+            assert sorted(engines) == ["postgres", "sqlite"]
+            bars = {
+                row.locator(".ds-bar-label").inner_text(): row.locator(".ds-bar-value").inner_text()
+                for row in page.locator("#ds-rows-chart .ds-bar-row").all()
+            }
+            assert bars == {
+                "main/orders": "3",
+                "main/later": "not materialized",
+                "local/notes": "1",
+            }
+            for database, table in (("shop_main", "shop_orders"), ("shop_local", "shop_notes")):
+                page.goto(shop.base + "/-/apps/shop")
+                page.click(f"#ds-datasources a >> text={database}")
+                page.wait_for_url(re.compile(f"/{database}$"))
+                assert page.locator("h1").inner_text().strip() == database
+                assert page.locator(f"a >> text={table}").count() >= 1
+            for datasource, name in (("main", "orders"), ("local", "notes")):
+                page.goto(shop.base + "/-/apps/shop")
+                page.click(f"#ds-datatables a >> text={name}")
+                page.wait_for_url(re.compile(f"/datasources/{datasource}/datatables/{name}$"))
+                page.click("#ds-table-link")
+                page.wait_for_url(re.compile(f"/shop_{datasource}/shop_{name}(_view)?$"))
+                assert page.locator("table.rows-and-columns tbody tr").count() >= 1
         finally:
             browser.close()

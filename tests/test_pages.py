@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import pytest_asyncio
-from conftest import create_app, create_datasource, create_datatable, make_datasette
+from conftest import (
+    close_data_service,
+    create_app,
+    create_datasource,
+    create_datatable,
+    make_datasette,
+)
 
 TABLE_LINK = 'href="/-/apps/shop/datasources/main/datatables/users"'
 JSONB_LINK = 'href="/-/apps/shop/datasources/docs/datatables/notes"'
@@ -126,3 +134,34 @@ async def test_static_assets_are_served(shop_ds):
     for name in ("dataservice.js", "schema-editor.js", "dataservice.css"):
         response = await shop_ds.client.get(f"/-/static-plugins/datasette-dataservice/{name}")
         assert response.status_code == 200, name
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_app_page_links_each_datasource_and_charts_only_stored_rows(
+    request, tmp_path, users_schema, engine
+):
+    """Datasette's ``urls.database`` knows only its own databases: a Postgres-backed one
+    made the app page answer 500. A datatable that is not materialized has no rows to
+    chart (the API says null), not 0."""
+    if engine == "postgres":
+        ds = make_datasette(tmp_path / "data", postgres=request.getfixturevalue("postgres_config"))
+    else:
+        ds = make_datasette(tmp_path / "data")
+    await ds.invoke_startup()
+    root = {"Authorization": f"Bearer {await ds.create_token('root')}"}
+    await create_app(ds, root, name="Shop")
+    await create_datasource(ds, root, "shop", slug="main", provider_config={"engine": engine})
+    await create_datatable(ds, root, "shop", "main", "users", users_schema)
+    await create_datatable(ds, root, "shop", "main", "later", users_schema, materialize=False)
+    page = await ds.client.get("/-/apps/shop", cookies=cookie(ds, "root"))
+    assert page.status_code == 200, page.text
+    assert '<a href="http://localhost/shop_main">shop_main</a>' in page.text
+    stats = (await ds.client.get("/-/apps/shop/stats.json", headers=root)).json()
+    assert {t["name"]: t["row_count"] for t in stats["tables"]} == {"users": 0, "later": None}
+    chart = page.text.split('id="ds-rows-chart"')[1].split("</figure>")[0]
+    bars = re.findall(r'ds-bar-label">([^<]*)<.*?ds-bar-value">([^<]*)<', chart, re.S)
+    assert sorted(bars) == [("main/later", "not materialized"), ("main/users", "0")]
+    database = await ds.client.get("/shop_main", cookies=cookie(ds, "root"))
+    assert database.status_code == 200
+    await close_data_service(ds)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
+import sqlite3
 
 import pytest
 from conftest import assert_error, close_data_service, create_app, make_datasette
@@ -69,7 +71,11 @@ async def test_a_datasource_picks_a_connection_by_name(pg_ds):
     assert body["error"].endswith("connection: main")
     response = await _datasource(pg_ds, headers, {"engine": "postgres"})  # the only one
     assert response.status_code == 201, response.text
-    assert response.json()["provider_config"] == {"engine": "postgres", "connection": "main"}
+    config = response.json()["provider_config"]
+    assert config == {"engine": "postgres", "connection": "main", "database": config["database"]}
+    # A database of its own, with a random name under the connection's prefix.
+    prefix = pg_ds.plugin_config("datasette-dataservice")["postgres"]["main"]["schema_prefix"]
+    assert re.fullmatch(re.escape(prefix) + "ds_[0-9a-f]{16}", config["database"])
 
 
 @pytest.mark.asyncio
@@ -168,3 +174,33 @@ async def test_user_sql_reads_only_its_own_datasource(pg_ds):
     where = f'exists (select 1 from "{prefix}shop_two".shop_t)'
     response = await pg_ds.client.get("/shop_one/shop_t.json", params={"_where": where})
     assert response.status_code == 400, response.text
+
+
+@pytest.mark.asyncio
+async def test_a_catalog_from_before_gives_each_datasource_a_database(tmp_path, postgres_config):
+    """Datasources created before each had a database of their own get one at start-up."""
+    ds = make_datasette(tmp_path / "data", postgres=postgres_config)
+    await ds.invoke_startup()
+    headers = {"Authorization": f"Bearer {await ds.create_token('root')}"}
+    await create_app(ds, headers, name="shop")
+    assert (await _datasource(ds, headers, {"engine": "postgres"})).status_code == 201
+    await close_data_service(ds)
+    with sqlite3.connect(tmp_path / "data" / "catalog.db") as conn:
+        conn.execute(
+            "UPDATE datasources SET provider_config = json_remove(provider_config, '$.database')"
+        )
+    ds = make_datasette(tmp_path / "data", postgres=postgres_config)
+    await ds.invoke_startup()
+    headers = {"Authorization": f"Bearer {await ds.create_token('root')}"}
+    shown = await ds.client.get("/-/apps/shop/datasources/main.json", headers=headers)
+    prefix = postgres_config["main"]["schema_prefix"]
+    assert re.fullmatch(
+        re.escape(prefix) + "ds_[0-9a-f]{16}", shown.json()["provider_config"]["database"]
+    )
+    table = await ds.client.post(
+        "/-/apps/shop/datasources/main/datatables",
+        json={"name": "t", "json_schema": {"fields": [{"name": "a"}]}},
+        headers=headers,
+    )
+    assert table.status_code == 201, table.text
+    await close_data_service(ds)

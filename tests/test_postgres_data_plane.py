@@ -23,11 +23,12 @@ from datasette.database import Database
 from datasette.tokens import TokenRestrictions
 from test_contract import start_service
 
-from datasette_dataservice.providers.postgres_storage import PostgresTarget, ensure_reader_role
+from datasette_dataservice.providers.postgres_isolation import ensure_database, ensure_reader_role
+from datasette_dataservice.providers.postgres_storage import PostgresTarget
 from datasette_dataservice.service.core import service_for
 from datasette_dataservice.web.postgres import filters, introspect, render, sqltext, tablequery
 
-SCHEMA = RUN_PREFIX + "pgread"
+SCHEMA = RUN_PREFIX + "pgread"  # a schema, in a database of the same name
 # id, name, score, flag, meta, tags, note, day, at
 ROWS = [
     (1, "Ada", 9.5, True, {"a": 1}, ["a", "b"], "first", "1815-12-10", "2024-01-02T03:04:05Z"),
@@ -79,7 +80,8 @@ def make_sqlite(path) -> None:
 
 @pytest.fixture(scope="module")
 def pg_schema(postgres_dsn):
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+    asyncio.run(_database(postgres_dsn))
+    with psycopg.connect(postgres_dsn, autocommit=True, dbname=SCHEMA) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{SCHEMA}"')
         conn.execute(f'SET search_path TO "{SCHEMA}"')
@@ -104,8 +106,13 @@ def pg_schema(postgres_dsn):
     return SCHEMA
 
 
-async def _reader_role(dsn: str) -> None:
+async def _database(dsn: str) -> None:
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await ensure_database(conn, SCHEMA, "main")
+
+
+async def _reader_role(dsn: str) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, dbname=SCHEMA) as conn:
         async with conn.transaction():
             assert await ensure_reader_role(conn, SCHEMA)
 
@@ -119,7 +126,7 @@ async def engines(tmp_path, postgres_dsn, schema, **kwargs):
     pg = make_datasette(tmp_path / "pg", postgres={"main": {"dsn": postgres_dsn}}, **kwargs)
     await pg.invoke_startup()
     service = service_for(pg)
-    service.postgres_targets["db"] = PostgresTarget("db", schema, "main", service.postgres)
+    service.postgres_targets["db"] = PostgresTarget("db", schema, "main", service.postgres, SCHEMA)
     service.managed_databases.add("db")
     return lite, pg
 

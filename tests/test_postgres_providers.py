@@ -13,6 +13,7 @@ import time
 import psycopg
 import pytest
 import pytest_asyncio
+from conftest import RUN_PREFIX
 from datasette.app import Datasette
 from datasette.database import Database
 
@@ -98,7 +99,9 @@ def spec_of(name: str, schema: dict, aliases: dict | None = None) -> TableSpec:
 async def target(postgres_config):
     config = postgres_config["main"]
     connections = PostgresConnections({"main": PostgresConnection("main", config["dsn"])})
-    yield PostgresTarget("myapp_main", f"{config['schema_prefix']}myapp_main", "main", connections)
+    schema = f"{config['schema_prefix']}myapp_main"
+    # Each test's schema, in one database for them all (created on first use).
+    yield PostgresTarget("myapp_main", schema, "main", connections, f"{RUN_PREFIX}providers")
     await connections.close()
 
 

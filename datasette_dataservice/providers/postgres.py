@@ -22,6 +22,7 @@ from .postgres_ddl import (
     rowid_column,
     table_name,
 )
+from .postgres_isolation import ensure_reader_role
 from .postgres_migrate import (
     PROBE,
     dependent_renames,
@@ -30,7 +31,7 @@ from .postgres_migrate import (
     run_rebuild,
 )
 from .postgres_rows import MODES, REFUSALS, Importer, refusal, write_documents, write_flat
-from .postgres_storage import PostgresTarget, ensure_reader_role
+from .postgres_storage import PostgresTarget
 from .postgres_values import (
     all_keys,
     candidate_text,
@@ -120,9 +121,11 @@ class PostgresProvider(Provider):
     async def _ensure_free(self, conn: psycopg.AsyncConnection, name: str) -> None:
         """Refuse a name in use (case-insensitively, as the SQLite provider does). A lock on
         the schema's name serialises the check and CREATE SCHEMA IF NOT EXISTS, which two
-        concurrent transactions could otherwise both attempt."""
+        concurrent transactions could otherwise both attempt. (Its key shows in pg_locks to
+        every session on the server, so it hashes the random database name with it.)"""
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [self.target.schema]
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{self.target.database}.{self.target.schema}"],
         )
         names = sorted({name.lower(), self.data_resource(name).lower()})
         cursor = await conn.execute(

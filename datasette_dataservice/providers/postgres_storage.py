@@ -1,7 +1,10 @@
-"""PostgreSQL storage: one pool per named connection, one schema per datasource.
+"""PostgreSQL storage: each datasource is one schema in a database of its own
+(``providers.postgres_isolation`` says why), reached through its named connection.
 
-Pools are psycopg_pool's ``AsyncConnectionPool``, opened lazily on the running event loop
-(the first request that needs one) and closed with the data service. Connections are in
+Pools are psycopg_pool's ``AsyncConnectionPool``, one per named connection and database,
+opened lazily on the running event loop (the first request that needs one; a datasource's
+database is created then) and closed with the data service. A datasource's pools keep no
+idle connection past ``max_idle``. Connections are in
 autocommit mode, so every unit of work says where its transaction begins and ends
 (``async with conn.transaction()``), and run with ``TimeZone=UTC``.
 """
@@ -9,7 +12,6 @@ autocommit mode, so every unit of work says where its transaction begins and end
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,9 +24,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..config import PostgresConnection
 from ..errors import DataServiceError
+from .postgres_isolation import ensure_database, reader_role
 
-# PostgreSQL truncates longer identifiers silently; names are checked against this instead.
-MAX_IDENTIFIER_BYTES = 63
+IDLE_SECONDS = 300  # a datasource's pool closes connections idle this long
 
 
 class PostgresUnavailable(DataServiceError):
@@ -41,6 +43,7 @@ def _new_pool(dsn: str, min_size: int, max_size: int, name: str) -> AsyncConnect
         max_size=max_size,
         open=False,
         timeout=10,
+        max_idle=IDLE_SECONDS,
         kwargs={
             "autocommit": True,
             "options": "-c TimeZone=UTC",
@@ -65,7 +68,8 @@ class PostgresConnections:
     def __init__(self, configs: dict[str, PostgresConnection], secret: str = ""):
         self.configs = configs
         self.secret = secret  # Datasette's signing secret: reader passwords derive from it
-        self._pools: dict[str, AsyncConnectionPool] = {}
+        # (connection, database) -> pool; database None is the DSN's own database.
+        self._pools: dict[tuple[str, str | None], AsyncConnectionPool] = {}
         self._reader_pools: dict[tuple[str, str], AsyncConnectionPool] = {}
         self._lock = asyncio.Lock()
         self._reader_lock = asyncio.Lock()
@@ -73,49 +77,65 @@ class PostgresConnections:
     def names(self) -> list[str]:
         return sorted(self.configs)
 
-    async def pool(self, name: str) -> AsyncConnectionPool:
-        pool = self._pools.get(name)
+    async def pool(self, name: str, database: str | None = None) -> AsyncConnectionPool:
+        """Connections of ``name`` to ``database`` (None: the DSN's own database), which
+        is created, through the DSN's database, the first time it is asked for."""
+        pool = self._pools.get((name, database))
         if pool is not None:
             return pool
+        base = await self.pool(name) if database is not None else None
         async with self._lock:
-            if name not in self._pools:
+            if (name, database) not in self._pools:
                 config = self.configs[name]
-                pool = _new_pool(config.dsn, 1, max(1, config.max_size), f"dataservice-{name}")
-                try:
-                    await pool.open(wait=True, timeout=10)
-                except (PoolTimeout, psycopg.Error) as error:
-                    await pool.close()
-                    raise PostgresUnavailable(
-                        f'PostgreSQL connection "{name}" is unavailable: could not connect'
-                    ) from error
-                self._pools[name] = pool
-            return self._pools[name]
+                if base is None:
+                    pool = await self._open_base(name, config)
+                else:
+                    async with _checked_out(base, name) as conn:
+                        await ensure_database(conn, database, name)
+                    dsn = make_conninfo(config.dsn, dbname=database)
+                    pool = _new_pool(dsn, 0, max(1, config.max_size), f"dataservice-{name}-db")
+                    await pool.open(wait=False)
+                self._pools[(name, database)] = pool
+            return self._pools[(name, database)]
 
-    async def reader_pool(self, name: str, schema: str) -> AsyncConnectionPool:
-        """Connections that log in as ``schema``'s reader role, for SQL a user writes.
+    @staticmethod
+    async def _open_base(name: str, config: PostgresConnection) -> AsyncConnectionPool:
+        pool = _new_pool(config.dsn, 1, max(1, config.max_size), f"dataservice-{name}")
+        try:
+            await pool.open(wait=True, timeout=10)
+        except (PoolTimeout, psycopg.Error) as error:
+            await pool.close()
+            raise PostgresUnavailable(
+                f'PostgreSQL connection "{name}" is unavailable: could not connect'
+            ) from error
+        return pool
+
+    async def reader_pool(self, name: str, database: str) -> AsyncConnectionPool:
+        """Connections to ``database`` that log in as its reader role, for SQL a user writes.
 
         A role switched to with SET ROLE can be left again (``set_config('role',
         session_user, true)`` in a SELECT), so user SQL gets a session of its own whose
         login is the reader. Its password derives from Datasette's secret and is set, as a
         SCRAM verifier (never in clear), through the connection's own role on first use.
         """
-        role = reader_role(schema)
-        pool = self._reader_pools.get((name, role))
+        role = reader_role(database)
+        pool = self._reader_pools.get((name, database))
         if pool is not None:
             return pool
         async with self._reader_lock:
-            if (name, role) not in self._reader_pools:
+            if (name, database) not in self._reader_pools:
                 password = hmac.new(self.secret.encode(), role.encode(), "sha256").hexdigest()
                 await self._allow_login(name, role, password)
-                dsn = make_conninfo(self.configs[name].dsn, user=role, password=password)
+                dsn = make_conninfo(
+                    self.configs[name].dsn, user=role, password=password, dbname=database
+                )
                 pool = _new_pool(dsn, 0, 2, f"dataservice-{name}-reader")
                 await pool.open(wait=False)
-                self._reader_pools[(name, role)] = pool
-            return self._reader_pools[(name, role)]
+                self._reader_pools[(name, database)] = pool
+            return self._reader_pools[(name, database)]
 
     async def _allow_login(self, name: str, role: str, password: str) -> None:
-        pool = await self.pool(name)
-        async with pool.connection() as conn:
+        async with _checked_out(await self.pool(name), name) as conn:
             cursor = await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
             if await cursor.fetchone() is None:
                 raise ReaderUnavailable("its reader role does not exist")
@@ -138,19 +158,38 @@ class PostgresConnections:
             await pool.close()
 
 
+@asynccontextmanager
+async def _checked_out(pool: AsyncConnectionPool, name: str) -> AsyncIterator:
+    """A connection of the DSN's own database, for the service's own statements (creating
+    a datasource's database, letting its reader log in)."""
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except PoolTimeout as error:
+        raise PostgresUnavailable(
+            f'PostgreSQL connection "{name}" is busy or unavailable; try again'
+        ) from error
+    except psycopg.OperationalError as error:
+        if conn_error_is_query_error(error):
+            raise
+        raise PostgresUnavailable(f'PostgreSQL connection "{name}" failed; try again') from error
+
+
 @dataclass(frozen=True)
 class PostgresTarget:
-    """Where one Postgres-backed datasource lives: a named connection and a schema."""
+    """Where one Postgres-backed datasource lives: a named connection, a database of its
+    own and a schema in it."""
 
     database_name: str  # the name Datasette's URLs use, as for SQLite datasources
     schema: str  # the Postgres schema holding the datasource's tables
     connection_name: str
     connections: PostgresConnections
+    database: str  # the PostgreSQL database holding that schema
 
     @asynccontextmanager
     async def connect_reader(self) -> AsyncIterator[psycopg.AsyncConnection]:
         """A session logged in as this datasource's reader role (for SQL a user writes)."""
-        pool = await self.connections.reader_pool(self.connection_name, self.schema)
+        pool = await self.connections.reader_pool(self.connection_name, self.database)
         try:
             async with pool.connection() as conn:
                 yield conn
@@ -163,7 +202,7 @@ class PostgresTarget:
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[psycopg.AsyncConnection]:
         """A pooled connection (autocommit: open a transaction for anything that writes)."""
-        pool = await self.connections.pool(self.connection_name)
+        pool = await self.connections.pool(self.connection_name, self.database)
         try:
             async with pool.connection() as conn:
                 yield conn
@@ -189,46 +228,3 @@ def conn_error_is_query_error(error: psycopg.OperationalError) -> bool:
 
 def schema_name(prefix: str, database_name: str) -> str:
     return f"{prefix}{database_name}"
-
-
-def reader_role(schema: str) -> str:
-    """The role user SQL (``/-/query``, ``?_where=``) on one datasource runs as.
-
-    Every datasource shares its connection's role, which can read every schema (and, as a
-    superuser, the server's files); SQL a user writes runs as this role instead, which may
-    read that one schema's tables and nothing else. Roles are cluster-wide, so the name
-    carries the schema's (prefixed) name, shortened with a hash when it would not fit.
-    """
-    name = f"{schema}_reader"
-    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
-        return name
-    digest = hashlib.sha1(schema.encode()).hexdigest()[:10]
-    return f"{schema.encode()[:40].decode(errors='ignore')}_{digest}_reader"
-
-
-async def ensure_reader_role(conn: psycopg.AsyncConnection, schema: str) -> bool:
-    """Create (or refresh) ``schema``'s reader role; False when the connection's user may
-    not create roles, in which case user SQL on that datasource is refused, never run as
-    the shared role."""
-    role = psycopg.sql.Identifier(reader_role(schema))
-    name = psycopg.sql.Literal(reader_role(schema))
-    quoted_schema = psycopg.sql.Identifier(schema)
-    statements = [
-        psycopg.sql.SQL(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN"
-            " CREATE ROLE {role} NOLOGIN; END IF; END $$"
-        ),
-        psycopg.sql.SQL("GRANT {role} TO CURRENT_USER"),
-        psycopg.sql.SQL("GRANT USAGE ON SCHEMA {schema} TO {role}"),
-        psycopg.sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
-        psycopg.sql.SQL(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}"
-        ),
-    ]
-    try:
-        async with conn.transaction():  # a savepoint inside the caller's transaction
-            for statement in statements:
-                await conn.execute(statement.format(schema=quoted_schema, role=role, name=name))
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.DuplicateObject):
-        return False
-    return True

@@ -17,6 +17,7 @@ from ..catalog import migrations, store
 from ..config import CATALOG_DATABASE, DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
 from ..providers.base import Provider
+from ..providers.postgres_isolation import new_database_name
 from ..providers.postgres_storage import PostgresConnections, PostgresTarget, schema_name
 from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
 
@@ -81,8 +82,32 @@ class DataService:
             )
         else:
             self.catalog = self.datasette.get_database(CATALOG_DATABASE)
+        await self._give_postgres_datasources_databases()
         for datasource in await self.read(store.all_active_datasources):
             self.attach_datasource(datasource)
+
+    async def _give_postgres_datasources_databases(self) -> None:
+        """A catalog from before datasources had databases of their own names one for each
+        (their tables stay in the connection's database: move them with pg_dump/psql)."""
+        rows = await self.read(
+            lambda conn: conn.execute(
+                "SELECT id, provider_config FROM datasources WHERE engine = 'postgres'"
+                " AND json_extract(provider_config, '$.database') IS NULL"
+            ).fetchall()
+        )
+        if not rows:
+            return
+        changes = []
+        for datasource_id, raw in rows:
+            config = json.loads(raw)
+            connection = self.config.postgres.get(config.get("connection"))
+            config["database"] = new_database_name(connection.schema_prefix if connection else "")
+            changes.append((json.dumps(config), datasource_id))
+        await self.write(
+            lambda conn: conn.executemany(
+                "UPDATE datasources SET provider_config = ? WHERE id = ?", changes
+            )
+        )
 
     async def close(self) -> None:
         """Close the Postgres pools (SQLite databases close with Datasette)."""
@@ -105,16 +130,11 @@ class DataService:
     def attach_datasource(self, row: dict[str, Any]) -> Database | PostgresTarget:
         """The storage of a datasource (or of a datatable's datasource), attached if needed."""
         if row["engine"] == "postgres":
-            return self._attach_postgres(row["database_name"], connection_of(row))
+            return self._attach_postgres(row["database_name"], provider_config_of(row))
         return self.attach(row["database_name"], row["engine"])
 
-    def attach(
-        self, database_name: str, engine: str, connection: str | None = None
-    ) -> Database | PostgresTarget:
-        """The Datasette database of a SQLite datasource, attaching its file if needed; the
-        Postgres target (connection and schema) of a Postgres one."""
-        if engine == "postgres":
-            return self._attach_postgres(database_name, connection)
+    def attach(self, database_name: str, engine: str) -> Database:
+        """The Datasette database of a SQLite datasource, attaching its file if needed."""
         if engine != "sqlite":
             raise NotImplementedProvider(f'engine "{engine}" is not available on this instance')
         self.managed_databases.add(database_name)
@@ -128,17 +148,19 @@ class DataService:
             Database(self.datasette, path=str(path), is_mutable=True), name=database_name
         )
 
-    def _attach_postgres(self, database_name: str, connection: str | None) -> PostgresTarget:
+    def _attach_postgres(self, database_name: str, provider_config: dict) -> PostgresTarget:
+        """The target (connection, database, schema) of a Postgres-backed datasource."""
         target = self.postgres_targets.get(database_name)
         if target is not None:
             return target
-        name = self.postgres_connection_name(connection)
+        name = self.postgres_connection_name(provider_config.get("connection"))
         config = self.config.postgres[name]
         target = PostgresTarget(
             database_name=database_name,
             schema=schema_name(config.schema_prefix, database_name),
             connection_name=name,
             connections=self.postgres,
+            database=provider_config["database"],
         )
         self.postgres_targets[database_name] = target
         self.managed_databases.add(database_name)
@@ -276,9 +298,7 @@ class DataService:
         return datatable
 
 
-def connection_of(row: dict[str, Any]) -> str | None:
-    """The named Postgres connection in a datasource's (or datatable's) provider_config."""
+def provider_config_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A datasource's (or datatable's) provider_config, parsed."""
     config = row.get("provider_config") or "{}"
-    if isinstance(config, str):
-        config = json.loads(config)
-    return config.get("connection")
+    return json.loads(config) if isinstance(config, str) else config

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..catalog import store
 from ..errors import BadRequest, Conflict
-from ..providers.postgres_storage import MAX_IDENTIFIER_BYTES, schema_name
+from ..providers.postgres_isolation import MAX_IDENTIFIER_BYTES, new_database_name, reader_role
+from ..providers.postgres_storage import schema_name
 from ..schema.names import database_name, slug_problem, slugify
 from . import audit
 from .core import DataService
@@ -55,7 +56,7 @@ async def create_datasource(
     service.provider_class(provider_type, config["engine"])  # refuses unknown/unavailable ones
     if config["engine"] == "postgres":
         config["connection"] = service.postgres_connection_name(config.get("connection"))
-        _check_postgres_schema_name(service, config["connection"], app_slug, slug, tenant)
+        config["database"] = _postgres_names(service, config["connection"], app_slug, slug, tenant)
 
     values = {
         "name": name,
@@ -84,13 +85,15 @@ async def create_datasource(
         )
 
     await service.write(create)
-    service.attach(values["database_name"], values["engine"], config.get("connection"))
+    service.attach_datasource(values)
     return await service.datasource(tenant, app_slug, slug)
 
 
-def _check_postgres_schema_name(
+def _postgres_names(
     service: DataService, connection: str, app_slug: str, slug: str, tenant: str
-) -> None:
+) -> str:
+    """A new datasource's PostgreSQL database (random: it is listed to every session on
+    the server), once its names are known to fit PostgreSQL's limit."""
     prefix = service.config.postgres[connection].schema_prefix
     schema = schema_name(prefix, database_name(app_slug, slug, tenant))
     if len(schema.encode()) > MAX_IDENTIFIER_BYTES:
@@ -98,6 +101,13 @@ def _check_postgres_schema_name(
             f'the Postgres schema name "{schema}" would be longer than PostgreSQL\'s '
             f"{MAX_IDENTIFIER_BYTES} bytes; choose a shorter datasource slug"
         )
+    database = new_database_name(prefix)
+    if len(reader_role(database).encode()) > MAX_IDENTIFIER_BYTES:
+        raise BadRequest(
+            f'the schema_prefix of PostgreSQL connection "{connection}" is too long: '
+            f"database and role names would exceed {MAX_IDENTIFIER_BYTES} bytes"
+        )
+    return database
 
 
 async def update_datasource(

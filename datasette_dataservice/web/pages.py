@@ -46,17 +46,25 @@ async def apps_page(call: Call):
 
 
 def bar_chart(tables: list[dict]) -> list[dict]:
-    """Rows per table as bar widths in percent of the largest table.
+    """Rows per table as bar widths in percent of the largest table; a table without stored
+    rows to count (not materialized) says so rather than showing 0.
 
-    >>> [b["percent"] for b in bar_chart([{"name": "a", "datasource": "d", "row_count": 5},
-    ...                                   {"name": "b", "datasource": "d", "row_count": None}])]
-    [100.0, 0.0]
+    >>> [(b["percent"], b["value"]) for b in bar_chart([
+    ...     {"name": "a", "datasource": "d", "row_count": 5, "is_materialized": True},
+    ...     {"name": "b", "datasource": "d", "row_count": None, "is_materialized": False}])]
+    [(100.0, '5'), (0.0, 'not materialized')]
     """
     largest = max([t["row_count"] or 0 for t in tables] + [1])
     return [
         {
             "label": f"{t['datasource']}/{t['name']}",
-            "rows": t["row_count"] or 0,
+            "value": (
+                str(t["row_count"])
+                if t["row_count"] is not None
+                else "no table"
+                if t["is_materialized"]
+                else "not materialized"
+            ),
             "percent": round(100.0 * (t["row_count"] or 0) / largest, 1),
         }
         for t in tables
@@ -78,7 +86,11 @@ async def app_page(call: Call):
     app_stats["last_operation_at"] = timestamp(app_stats["last_operation_at"])
     rows = {(t["datasource"], t["name"]): t["row_count"] for t in app_stats["tables"]}
     serializer = call.serializer
-    sources = [serializer.datasource(d) for d in datasources.items]
+    sources = []
+    for row in datasources.items:
+        source = serializer.datasource(row)
+        source["database_page_url"] = serializer.database_page_url(source["database"])
+        sources.append(source)
     tables = []
     for row in datatables.items:
         table = serializer.datatable(row, call.service.data_resource(row))

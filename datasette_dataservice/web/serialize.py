@@ -124,6 +124,11 @@ class Serializer:
             ),
         }
 
+    def database_page_url(self, database: str) -> str | None:
+        """The HTML page of a datasource's database (Datasette's ``urls.database`` knows
+        only Datasette's own databases, not Postgres-backed ones)."""
+        return self._data_url(database, lambda urls: urls.database(database))
+
     def _data_url(self, database: str, build) -> str | None:
         """A URL of Datasette's data plane; None while the database is not served
         (its datasource or app is soft-deleted)."""
