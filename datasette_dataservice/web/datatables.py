@@ -218,7 +218,7 @@ async def validate_rows(call: Call):
     datatable = await call.service.datatable(call.tenant, app_slug, ds_slug, name)
     upload = uploads.format_of(call.request)
     if upload in ("csv", "tsv"):
-        body = await call.request.post_body()
+        body = await requests.body_bytes(call.request, call.service.config.max_body_bytes)
         report = await writes.validate_table(datatable, uploads.table_of(body, upload))
     else:
         body = await call.body({"row", "rows"})

@@ -77,9 +77,22 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
         return Response.json(body, status=status, headers=headers)
     if request.path.endswith(".csv"):
         return Response.text(plain_message or message, status=status, headers=headers)
-    info.update({"ok": False, "error": message, "status": status, "title": title})
+    return await error_page(datasette, request, status, message, title, info, headers)
+
+
+async def error_page(
+    datasette,
+    request,
+    status: int,
+    message: str,
+    title: str | None = None,
+    info: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Datasette's HTML error page (its ``{status}.html`` or ``error.html`` template)."""
+    context = {**(info or {}), "ok": False, "error": message, "status": status, "title": title}
     template = datasette.get_jinja_environment(request).select_template(
         [f"{status}.html", "error.html"]
     )
-    html = await template.render_async(dict(info, urls=datasette.urls, menu_links=list))
+    html = await template.render_async(dict(context, urls=datasette.urls, menu_links=list))
     return Response.html(html, status=status, headers=headers)
