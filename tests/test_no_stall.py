@@ -193,3 +193,19 @@ async def test_health_checks_stay_fast_during_an_import_and_a_plan(ds, root, pro
     )
     assert response.status_code == 200, response.text[:300]
     assert slowest < 1.5, slowest
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_backtracking_patterns_in_imports_and_migrations_answer_at_once(ds, root, engine):
+    datatable = await start(ds, root, "flat_table", engine, with_pattern("(a+)+$"))
+    upload = ("id,code\n" + "".join(f"{i},{'a' * 25}!\n" for i in range(3))).encode()
+    started = time.monotonic()
+    response = await ds.client.post(BASE + "/import?format=csv", content=upload, headers=root)
+    assert time.monotonic() - started < 2
+    assert assert_error(response, 400)["report"]["stats"]["invalid_rows"] == 3
+    await insert_rows(ds, root, datatable, [{"id": i, "code": "a" * 40} for i in range(3)])
+    started = time.monotonic()
+    response = await ds.client.put(BASE, json={"json_schema": with_pattern(EVIL)}, headers=root)
+    assert time.monotonic() - started < 2
+    assert assert_error(response, 409)["report"]["failing_rows"] == 3
