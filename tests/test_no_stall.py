@@ -173,8 +173,8 @@ async def slowest_health_check(ds, work) -> tuple[float, object]:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("provider,engine", COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
 async def test_health_checks_stay_fast_during_an_import_and_a_plan(ds, root, provider, engine):
-    """The bound is generous (two cores shared by parallel runs); before the fix, a plan
-    over these rows held the event loop for several seconds."""
+    """The bound is generous (two cores shared by parallel runs, and worker threads contend
+    with the event loop for the GIL); before the fix, the plan held the loop for ~8 s."""
     schema = with_pattern("[a-z]+[0-9]*")
     schema["fields"].append({"name": "when", "type": "datetime"})
     await start(ds, root, provider, engine, schema)
@@ -185,14 +185,14 @@ async def test_health_checks_stay_fast_during_an_import_and_a_plan(ds, root, pro
     )
     assert response.status_code in (200, 201), response.text[:300]
     assert response.json()["rows_written"] == 60_000
-    assert slowest < 1.5, slowest
+    assert slowest < 3, slowest
     schema["fields"][1] = {"name": "code", "type": "integer"}  # every stored code fails
     schema["fields"][2] = {"name": "when", "type": "date"}
     slowest, response = await slowest_health_check(
         ds, ds.client.post(BASE + "/schema/plan", json={"json_schema": schema}, headers=root)
     )
     assert response.status_code == 200, response.text[:300]
-    assert slowest < 1.5, slowest
+    assert slowest < 3, slowest
 
 
 @pytest.mark.asyncio
