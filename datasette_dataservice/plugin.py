@@ -13,7 +13,7 @@ from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
 from .tenancy import middleware as tenant_middleware
-from .web import actions
+from .web import actions, exceptions
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
@@ -59,6 +59,13 @@ def asgi_wrapper(datasette):
         return app
 
     return wrap
+
+
+@hookimpl(wrapper=True)
+def handle_exception(datasette, request, exception):
+    """Error responses in milliseconds: Datasette's default handler prints a rich traceback."""
+    results = yield
+    return exceptions.replace_default(results, datasette, request, exception)
 
 
 @hookimpl

@@ -256,9 +256,11 @@ async def test_unreachable_redis_is_503_not_500(tmp_path):
     await ds.invoke_startup()
     try:
         root = await bearer(ds, "root")
+        page = await ds.client.get("/-/apps", headers=root)  # a page: an HTML error page
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+        assert "Rate limiting is unavailable" in page.text and "s3cret" not in page.text
         for response in [
             await ds.client.get("/-/apps.json", headers=root),
-            await ds.client.get("/-/apps", headers=root),
             await ds.client.post("/-/apps", json={"name": "A"}, headers=root),
             await get_from(ds, "/-/apps.json", "10.0.0.9"),
         ]:

@@ -26,6 +26,10 @@ class TableSpec:
         return self.schema["fields"]
 
 
+#: Rows read between two looks at a scan's deadline
+SCAN_BATCH = 2_000
+
+
 @dataclass
 class MigrationPlan:
     """How a provider will carry out a schema change, before anything runs."""
@@ -84,9 +88,10 @@ class Provider(ABC):
 
     @abstractmethod
     async def read_records(
-        self, spec: TableSpec, fields: list[str]
-    ) -> list[tuple[Any, dict[str, Any]]]:
-        """Every stored row as (row key, {field: JSON-native value}) for ``fields``."""
+        self, spec: TableSpec, fields: list[str], deadline: float | None = None
+    ) -> tuple[list[tuple[Any, dict[str, Any]]], bool]:
+        """Stored rows as (row key, {field: JSON-native value}) for ``fields``, and whether
+        they are all of them: reading stops once ``time.monotonic()`` passes ``deadline``."""
 
     @abstractmethod
     async def migrate(

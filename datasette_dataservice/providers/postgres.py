@@ -7,6 +7,7 @@ work is one transaction on a pooled autocommit connection (``PostgresTarget.conn
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..schema.names import quote_identifier as q
-from .base import MigrationPlan, Provider, ProviderError, TableSpec
+from .base import SCAN_BATCH, MigrationPlan, Provider, ProviderError, TableSpec
 from .postgres_ddl import (
     check_identifiers,
     column_type,
@@ -321,6 +322,30 @@ class PostgresProvider(Provider):
                     yield [document_values(row[0], names, spec.aliases) for row in page]
                 else:
                     yield native_rows(fields, page)
+
+    async def scan(
+        self, sql: str, convert: Callable[[list[tuple]], list], deadline: float | None
+    ) -> tuple[list, bool]:
+        """``convert`` of each page of rows ``sql`` returns, through a server-side cursor,
+        until ``deadline``; and whether every row was read. The time left also bounds each
+        statement (statement_timeout), so a slow first page cannot overrun it."""
+        records: list = []
+        try:
+            async with self.target.connect() as conn, conn.transaction():
+                if deadline is not None:
+                    left = max(1, round((deadline - time.monotonic()) * 1000))
+                    await conn.execute(f"SET LOCAL statement_timeout = {left}")
+                async with conn.cursor(name="_dataservice_scan") as cursor:
+                    await cursor.execute(sql)
+                    while page := await cursor.fetchmany(SCAN_BATCH):
+                        records += convert(page)
+                        if len(page) < SCAN_BATCH:
+                            break
+                        if deadline is not None and time.monotonic() > deadline:
+                            return records, False
+        except psycopg.errors.QueryCanceled:
+            return records, False
+        return records, True
 
     async def count_rows(self, physical_name: str) -> int | None:
         table = self.table(physical_name)

@@ -67,26 +67,28 @@ class PostgresFlatTable(PostgresProvider):
             types[rowid] = CATALOG_TYPES["BIGINT"]
         return sorted((name, kind) for name, kind, _ in live[0]) == sorted(types.items())
 
-    async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
+    async def read_records(
+        self, spec: TableSpec, fields: list[str], deadline: float | None = None
+    ) -> tuple[list[tuple[Any, dict]], bool]:
         by_name = {f["name"]: f for f in spec.fields}
         key = key_list(spec.schema.get("primaryKey")) or [rowid_column(spec.schema)]
         by_name.setdefault(key[0], {"name": key[0], "type": "integer"})
         names = [*key, *fields]
         select = ", ".join(q(n) for n in names)
         order = ", ".join(q(n) for n in key)
-        async with self.target.connect() as conn:
-            cursor = await conn.execute(
-                f"SELECT {select} FROM {self.table(spec.physical_name)} ORDER BY {order}"
-            )
-            rows = native_rows([by_name[n] for n in names], await cursor.fetchall())
         width = len(key)
-        return [
-            (
-                row[0] if width == 1 else list(row[:width]),
-                dict(zip(fields, row[width:], strict=True)),
-            )
-            for row in rows
-        ]
+
+        def convert(page: list[tuple]) -> list[tuple[Any, dict]]:
+            return [
+                (
+                    row[0] if width == 1 else list(row[:width]),
+                    dict(zip(fields, row[width:], strict=True)),
+                )
+                for row in native_rows([by_name[n] for n in names], page)
+            ]
+
+        sql = f"SELECT {select} FROM {self.table(spec.physical_name)} ORDER BY {order}"
+        return await self.scan(sql, convert, deadline)
 
 
 class PostgresJsonb(PostgresProvider):
@@ -117,14 +119,17 @@ class PostgresJsonb(PostgresProvider):
         found = await self._compare_with_probe(view_definition, view, create)
         return found is not None and found[0] == found[1]
 
-    async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
+    async def read_records(
+        self, spec: TableSpec, fields: list[str], deadline: float | None = None
+    ) -> tuple[list[tuple[Any, dict]], bool]:
         """Documents as written; a renamed field is read under any of its earlier names."""
-        async with self.target.connect() as conn:
-            cursor = await conn.execute(
-                f"SELECT id, data FROM {self.table(spec.physical_name)} ORDER BY id"
-            )
-            rows = await cursor.fetchall()
-        return [
-            (row_id, dict(zip(fields, document_values(data, fields, spec.aliases), strict=True)))
-            for row_id, data in rows
-        ]
+        names, aliases = fields, spec.aliases
+
+        def convert(page: list[tuple]) -> list[tuple[Any, dict]]:
+            return [
+                (row_id, dict(zip(fields, document_values(data, names, aliases), strict=True)))
+                for row_id, data in page
+            ]
+
+        sql = f"SELECT id, data FROM {self.table(spec.physical_name)} ORDER BY id"
+        return await self.scan(sql, convert, deadline)

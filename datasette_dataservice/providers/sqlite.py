@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from datasette.database import Database
 
 from ..schema.names import quote_identifier as q
-from .base import MigrationPlan, Provider, ProviderError, TableSpec
+from .base import SCAN_BATCH, MigrationPlan, Provider, ProviderError, TableSpec
 from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, jsonb_view_sql, key_list
 from .sqlite_migrate import plan_flat_table, plan_jsonb, run_in_place, run_rebuild
 from .sqlite_rows import (
@@ -248,22 +249,22 @@ class SQLiteFlatTable(SQLiteProvider):
         columns = await self.database.table_columns(spec.physical_name)
         return sorted(columns) == sorted(f["name"] for f in spec.fields)
 
-    async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
+    async def read_records(
+        self, spec: TableSpec, fields: list[str], deadline: float | None = None
+    ) -> tuple[list[tuple[Any, dict]], bool]:
         by_name = {f["name"]: f for f in spec.fields}
         primary_key = key_list(spec.schema.get("primaryKey"))
         key_columns = [q(n) for n in primary_key] or ["rowid"]
         select = ", ".join([*key_columns, *(q(n) for n in fields)])
-        result = await self.database.execute_fn(
-            lambda conn: conn.execute(f"SELECT {select} FROM {q(spec.physical_name)}").fetchall()
-        )
         width = len(key_columns)
-        return [
-            (
-                row[0] if width == 1 else list(row[:width]),
-                {n: to_native(v, by_name[n]) for n, v in zip(fields, row[width:], strict=True)},
-            )
-            for row in result
-        ]
+
+        def record(row: tuple) -> tuple[Any, dict]:
+            values = zip(fields, row[width:], strict=True)
+            key = row[0] if width == 1 else list(row[:width])
+            return key, {n: to_native(v, by_name[n]) for n, v in values}
+
+        sql = f"SELECT {select} FROM {q(spec.physical_name)}"
+        return await self.database.execute_fn(lambda conn: scan(conn, sql, record, deadline))
 
 
 class SQLiteJsonb(SQLiteProvider):
@@ -289,21 +290,28 @@ class SQLiteJsonb(SQLiteProvider):
         view = jsonb_view_name(spec.physical_name)
         return await self._stored_sql(view) == jsonb_view_sql(spec)
 
-    async def read_records(self, spec: TableSpec, fields: list[str]) -> list[tuple[Any, dict]]:
+    async def read_records(
+        self, spec: TableSpec, fields: list[str], deadline: float | None = None
+    ) -> tuple[list[tuple[Any, dict]], bool]:
         """Documents as written; a renamed field is read under any of its earlier names."""
-        rows = await self.database.execute_fn(
-            lambda conn: conn.execute(f"SELECT id, data FROM {q(spec.physical_name)}").fetchall()
-        )
-        records = []
-        for row_id, data in rows:
-            document = json.loads(data)
-            record = {}
-            for name in fields:
-                for key in [name, *spec.aliases.get(name, [])]:
-                    if key in document:
-                        record[name] = document[key]
-                        break
-                else:
-                    record[name] = None
-            records.append((row_id, record))
-        return records
+
+        def record(row: tuple) -> tuple[Any, dict]:
+            values = document_values(json.loads(row[1]), fields, spec.aliases)
+            return row[0], dict(zip(fields, values, strict=True))
+
+        sql = f"SELECT id, data FROM {q(spec.physical_name)}"
+        return await self.database.execute_fn(lambda conn: scan(conn, sql, record, deadline))
+
+
+def scan(
+    conn: sqlite3.Connection, sql: str, record: Callable[[tuple], Any], deadline: float | None
+) -> tuple[list, bool]:
+    """``record`` of each row ``sql`` returns, in the worker thread, until ``deadline``;
+    and whether every row was read."""
+    cursor = conn.execute(sql)
+    records = []
+    while batch := cursor.fetchmany(SCAN_BATCH):
+        records += map(record, batch)
+        if deadline is not None and time.monotonic() > deadline:
+            return records, cursor.fetchone() is None
+    return records, True

@@ -31,6 +31,8 @@ from frictionless.fields.geopoint import geopoint
 from frictionless.fields.yearmonth import yearmonth
 from frictionless.schema import field as field_module
 
+from .patterns import compile_pattern
+
 # What a field cast returns next to the value (the generated code relies on these numbers)
 OK, BLANK, BLANK_INVALID, INVALID = 0, 1, 2, 3
 # Field types whose cast values are dicts or lists (keyed by their JSON text for uniqueness)
@@ -137,7 +139,19 @@ class FieldCaster:
         self.type_note = f'type is "{field.type}/{field.format}"'
         self.bool_is_invalid = field.type == "year"  # frictionless reads True as year 1
         self.copy_lists = bool(getattr(field, "array_item", None))  # its reader casts in place
-        self._read = field.create_cell_reader()
+        # frictionless matches patterns with Python's backtracking re: this reader leaves the
+        # pattern out, and __call__ checks it with RE2 in its place
+        pattern = field.constraints.get("pattern")
+        self._matches = None
+        reader_field = field
+        if isinstance(pattern, str) and "pattern" in field.supported_constraints:
+            self._matches = compile_pattern(pattern)
+            reader_field = field.to_copy()
+            reader_field.constraints = {
+                k: v for k, v in field.constraints.items() if k != "pattern"
+            }
+            reader_field.schema = field.schema
+        self._read = reader_field.create_cell_reader()
         self._value = field.create_value_reader()
         self.missing_values = (
             field.missing_values
@@ -155,6 +169,9 @@ class FieldCaster:
                 )
             except Exception:  # a bound frictionless cannot compare (e.g. naive vs aware)
                 cell, notes = self._careful(value)
+            else:
+                if self._matches is not None and not (notes and "type" in notes):
+                    notes = self._check_pattern(cell, notes)
         if notes is None:
             if cell is None:
                 return None, BLANK
@@ -178,6 +195,14 @@ class FieldCaster:
     def error(self, error_type: str, row_number: int, cell: Any, note: str) -> dict[str, Any]:
         return make_error(error_type, row_number, note, cell, self.name, self.number)
 
+    def _check_pattern(self, cell: Any, notes: dict[str, str] | None) -> dict[str, str] | None:
+        """Add the pattern's note where frictionless puts it (constraints in their order)."""
+        if not isinstance(cell, str) or self._matches(cell):
+            return notes
+        notes = {**(notes or {}), "pattern": _note("pattern", self.field.constraints["pattern"])}
+        order = self.field.supported_constraints
+        return {name: notes[name] for name in sorted(notes, key=order.index)}
+
     def _careful(self, value: Any) -> tuple[Any, dict[str, str] | None]:
         """frictionless' cell reader, with every constraint check guarded."""
         if str(value) in self.missing_values:
@@ -192,8 +217,12 @@ class FieldCaster:
             if constraints.get(name) is None:
                 continue
             if not _passes(name, constraints[name], value, self._value):
-                notes[name] = f'constraint "{name}" is "{constraints[name]}"'
+                notes[name] = _note(name, constraints[name])
         return value, notes or None
+
+
+def _note(name: str, constraint: Any) -> str:
+    return f'constraint "{name}" is "{constraint}"'
 
 
 def _passes(name: str, constraint: Any, cell: Any, read: Callable[[Any], Any]) -> bool:
@@ -204,7 +233,7 @@ def _passes(name: str, constraint: Any, cell: Any, read: Callable[[Any], Any]) -
         elif name == "enum":
             constraint = [read(item) for item in constraint]
         elif name == "pattern":
-            constraint = re.compile(f"^{constraint}$")
+            return cell is None or bool(compile_pattern(constraint)(cell))
         return bool(check(constraint, cell))
     except Exception:
         return False
@@ -351,7 +380,7 @@ def fast_paths(field: Field, missing_values: list[str]) -> tuple[list[tuple[str,
             consts["enum"] = frozenset(item for item in allowed if type(item) in (int, str))
             tests.append("{v} in {c}enum")
         elif name == "pattern":
-            consts["pattern"] = re.compile(f"^{value}$").match  # anchored like frictionless
+            consts["pattern"] = compile_pattern(value)
             tests.append("{c}pattern({v})")
         else:  # minLength, maxLength
             if type(value) is not int:

@@ -15,6 +15,8 @@ from typing import Any
 import frictionless.fields
 from frictionless import Field, Schema, system
 
+from .patterns import pattern_problem
+
 V2_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 BOUNDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
 CONSTRAINTS = ("required", "unique", "pattern", "enum", "minLength", "maxLength", *BOUNDS)
@@ -119,10 +121,12 @@ def _check_field(field: dict[str, Any]) -> list[str]:
     if not isinstance(constraints, dict):
         return problems  # frictionless reports it
     if isinstance(pattern := constraints.get("pattern"), str):
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            problems.append(f'"constraints.pattern" is not a valid regular expression ({error})')
+        if (reason := pattern_problem(pattern)) is not None:
+            problems.append(
+                f'"constraints.pattern" is not a valid regular expression ({reason}); '
+                "Table Schema patterns are XML Schema regular expressions, without "
+                "backreferences or lookaround"
+            )
     lengths = {k: constraints.get(k) for k in ("minLength", "maxLength")}
     lengths = {k: v for k, v in lengths.items() if type(v) is int}
     problems += [

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import history, store
 from ..errors import BadRequest, Conflict, DataServiceError
-from ..providers.base import MigrationPlan, ProviderError, TableSpec
+from ..providers.base import SCAN_BATCH, MigrationPlan, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.diff import Operation, check_renames, diff_schemas
 from ..schema.rows import compile_validator
@@ -34,6 +37,8 @@ class Change:
     plan: MigrationPlan
     failing_rows: int
     report: dict[str, Any]
+    #: False when a dry run's scan ran out of time: the counts are those of the rows checked
+    complete: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,7 +50,8 @@ class Change:
             "sql": self.plan.sql,
             "rebuild": self.plan.rebuild,
             "failing_rows": self.failing_rows,
-            "valid": self.failing_rows == 0,
+            "complete": self.complete,
+            "valid": self.failing_rows == 0 and self.complete,
             "report": self.report,
         }
 
@@ -64,9 +70,14 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 async def work_out_change(
-    service: DataService, datatable: dict[str, Any], new_schema: Any, renames: Any
+    service: DataService,
+    datatable: dict[str, Any],
+    new_schema: Any,
+    renames: Any,
+    deadline: float | None = None,
 ) -> Change:
-    """Validate the new schema, diff it, plan it, and count the rows it would fail."""
+    """Validate the new schema, diff it, plan it, and count the rows it would fail (those
+    checked before ``deadline``, a ``time.monotonic()`` value, if one is given)."""
     problems = [
         f"json_schema: {message}"
         for message in await schema_problems(
@@ -89,8 +100,8 @@ async def work_out_change(
         plan = MigrationPlan(operations, [])
         return Change(datatable, old, new, renames, plan, 0, {"valid": True, "errors": []})
     plan = provider.plan_migration(old, new, operations)
-    failing_rows, report = await _row_impact(provider, old, new, plan)
-    return Change(datatable, old, new, renames, plan, failing_rows, report)
+    failing_rows, report, complete = await _row_impact(provider, old, new, plan, deadline)
+    return Change(datatable, old, new, renames, plan, failing_rows, report, complete)
 
 
 def _datasource_of(datatable: dict[str, Any]) -> dict[str, Any]:
@@ -161,13 +172,13 @@ def _subschema(schema: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return sub
 
 
-async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationPlan):
+async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationPlan, deadline):
     fields = _checked_fields(plan, new)
     if not fields:
-        return 0, {"valid": True, "stats": {"rows": None, "errors": 0}, "errors": []}
+        return 0, {"valid": True, "stats": {"rows": None, "errors": 0}, "errors": []}, True
     sources = plan.sources
     readable = [sources[n] for n in fields if n in sources]
-    stored = await provider.read_records(old, readable)
+    stored, complete = await provider.read_records(old, readable, deadline)
     keys = [key for key, _ in stored]
     records = [
         {
@@ -176,9 +187,11 @@ async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationP
         }
         for number, (_, record) in enumerate(stored)
     ]
-    result = compile_validator(_subschema(new.schema, fields)).validate_records(
-        records, first_row_number=1
+    validator = compile_validator(_subschema(new.schema, fields))
+    result = await asyncio.to_thread(  # CPU work: off the event loop
+        lambda: validator.validate_records(_until(records, deadline), first_row_number=1)
     )
+    complete = complete and result.row_count == len(records)
     failing: dict[str, set[int]] = defaultdict(set)
     for error in result.errors:
         row = error.get("rowNumber")
@@ -198,7 +211,14 @@ async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationP
         op.examples = [keys[r - 1] for r in sorted(rows)[:MAX_EXAMPLES]]
     invalid = {e["rowNumber"] for e in result.errors if e.get("rowNumber") is not None}
     report = result.report()
-    return len(invalid), report
+    return len(invalid), report, complete
+
+
+def _until(records: list[dict[str, Any]], deadline: float | None) -> Iterator[dict[str, Any]]:
+    for number, record in enumerate(records):
+        if deadline is not None and number % SCAN_BATCH == 0 and time.monotonic() > deadline:
+            return
+        yield record
 
 
 async def plan_schema_change(
@@ -209,10 +229,14 @@ async def plan_schema_change(
     name: str,
     body: dict[str, Any],
 ) -> dict[str, Any]:
-    """The dry run: what the change would do, its SQL, and the rows it would fail."""
+    """The dry run: what the change would do, its SQL, and the rows it would fail. Its scan
+    stops after Datasette's ``sql_time_limit_ms``, answering ``"complete": false``."""
     datatable = await service.datatable(tenant, app_slug, ds_slug, name)
     new_schema = _new_schema(datatable, body, partial=False)
-    change = await work_out_change(service, datatable, new_schema, body.get("renames"))
+    budget = service.datasette.setting("sql_time_limit_ms") / 1000
+    change = await work_out_change(
+        service, datatable, new_schema, body.get("renames"), time.monotonic() + budget
+    )
     return change.as_dict()
 
 

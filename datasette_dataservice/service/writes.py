@@ -6,9 +6,11 @@ unless ``on_invalid="skip"`` asks to keep the valid rows and report the rest.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..catalog import store
 from ..errors import BadRequest, DataServiceError
@@ -19,7 +21,10 @@ from .core import DataService
 from .datatables import table_spec
 
 ON_INVALID = ("refuse", "skip")
+#: Batches up to this many rows are validated on the event loop (a thread costs more)
+INLINE_ROWS = 100
 DOCUMENT_ID = re.compile(r"-?[0-9]{1,19}")
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,7 +73,7 @@ async def check_rows(
     whose values it may keep)."""
     validator = compile_validator(spec.schema)
     foreign_keys = await foreign_key_lookup(service, datatable, spec)
-    result = validate_records(validator, rows, 1, foreign_keys)
+    result = await off_the_loop(len(rows), validate_records, validator, rows, 1, foreign_keys)
     if against_stored:
         _add_errors(result, await stored_clashes(service, datatable, spec, result, own_keys or {}))
     return result
@@ -137,6 +142,14 @@ def document_id(value: Any) -> int | None:
 def _id_error(number: int, value: Any) -> dict[str, Any]:
     note = f'"_id" must be a document id, an integer of at most 64 bits: row {number} has {value!r}'
     return make_error("row-error", number, note)
+
+
+async def off_the_loop(rows: int, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``, in a worker thread when it handles more than INLINE_ROWS rows, so
+    validating a large batch never holds the event loop for long."""
+    if rows <= INLINE_ROWS:
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
 
 
 def validate_records(validator: RowValidator, rows: list[dict], first_row_number: int, lookup):
@@ -311,7 +324,8 @@ async def validate_rows(
     return result.report()
 
 
-def validate_table(datatable: dict[str, Any], table: list[list[str]]) -> dict[str, Any]:
+async def validate_table(datatable: dict[str, Any], table: list[list[str]]) -> dict[str, Any]:
     """The report for CSV-style rows (the first is the header); nothing is written."""
     validator = compile_validator(table_spec(datatable).schema)
-    return validator.validate_table(table[0], table[1:]).report()
+    result = await off_the_loop(len(table), validator.validate_table, table[0], table[1:])
+    return result.report()

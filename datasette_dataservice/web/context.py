@@ -15,6 +15,7 @@ from ..errors import DataServiceError, Forbidden, MethodNotAllowed
 from ..service.core import DataService, service_for
 from ..tenancy import current_tenant
 from . import requests, responses
+from .exceptions import error_page
 from .ratelimit import Meter, limiter_for, with_headers
 from .serialize import Serializer
 
@@ -106,11 +107,12 @@ def endpoint(html: Handler | None = None, **handlers: Handler):
     """
 
     async def view(datasette, request, receive) -> Response:
+        page = html is not None and wants_html(request)
         try:
             meter = await limiter_for(datasette).meter(request)
-        except DataServiceError as e:
-            return responses.error(e)
-        if html is not None and wants_html(request):
+        except DataServiceError as e:  # 429 or 503: as a page to a browser
+            return await _refused_page(datasette, request, e) if page else responses.error(e)
+        if page:
             return with_headers(await _page(html, _call(datasette, request, None, meter)), meter)
         call = _call(datasette, request, receive, meter)
         return with_headers(await _api(handlers, call), meter)
@@ -135,12 +137,17 @@ async def _api(handlers: dict[str, Handler], call: Call) -> Response:
         return responses.error(Forbidden(f"Permission denied: {e}"))
 
 
+async def _refused_page(datasette, request, error: DataServiceError) -> Response:
+    message = "; ".join(error.errors)
+    return await error_page(datasette, request, error.status, message, headers=error.headers)
+
+
 async def _page(html: Handler, call: Call) -> Response:
     try:
         return await html(call)
     except DataServiceError as e:
-        if e.status in (429, 503):  # rate limited: the error shape, with its headers
-            return responses.error(e)
+        if e.status in (429, 503):  # rate limited: an error page, with its headers
+            return await _refused_page(call.datasette, call.request, e)
         if e.status == 404:
             raise DatasetteNotFound(e.errors[0]) from e
         raise DatasetteForbidden(e.errors[0]) from e

@@ -127,6 +127,7 @@ async def plan_schema_change(call: Call):
     """The dry run: operations, SQL, and the rows that would fail. Nothing changes."""
     app_slug, ds_slug, name = _path(call)
     await call.require(VIEW_APP, app_slug)
+    await call.require(CHANGE_SCHEMA, app_slug)  # it scans every row of the table
     body = await call.body(PLAN_KEYS)
     plan = await migrations.plan_schema_change(
         call.service, call.tenant, app_slug, ds_slug, name, body
@@ -217,8 +218,8 @@ async def validate_rows(call: Call):
     datatable = await call.service.datatable(call.tenant, app_slug, ds_slug, name)
     upload = uploads.format_of(call.request)
     if upload in ("csv", "tsv"):
-        body = await call.request.post_body()
-        report = writes.validate_table(datatable, uploads.table_of(body, upload))
+        body = await requests.body_bytes(call.request, call.service.config.max_body_bytes)
+        report = await writes.validate_table(datatable, uploads.table_of(body, upload))
     else:
         body = await call.body({"row", "rows"})
         report = await writes.validate_rows(call.service, datatable, uploads.rows_of(body))

@@ -1,0 +1,98 @@
+"""Error responses that cost milliseconds, for every exception Datasette handles.
+
+Datasette's default ``handle_exception`` prints a ``rich`` traceback with every frame's
+locals whenever rich is installed (frictionless brings it): about two seconds per error, and
+for a 404 that was never raised (an unrouted path) rich itself fails, turning the 404 into a
+500. :func:`replace_default` swaps that handler's response for the same one made here:
+Datasette's error shape as JSON for ``.json`` paths and JSON requests, text for ``.csv``,
+its error template otherwise; a 500 still prints a plain traceback. With Datasette's
+``--pdb`` the default handler is kept, as it is what opens the debugger.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from datasette import Response
+from datasette.utils import add_cors_headers, error_body
+from datasette.utils.asgi import Base400
+from datasette.views.base import DatasetteError
+from markupsafe import Markup
+
+DEFAULT_HANDLER_MODULE = "datasette.handle_exception"
+
+
+def replace_default(results: list[Any], datasette, request, exception) -> list[Any]:
+    """The ``handle_exception`` hook results with Datasette's default replaced by ours."""
+    if datasette.pdb:
+        return results
+    kept = [r for r in results if getattr(r, "__module__", None) != DEFAULT_HANDLER_MODULE]
+    if len(kept) == len(results):
+        return results
+    return [*kept, respond(datasette, request, exception)]
+
+
+def respond(datasette, request, exception: BaseException) -> Callable[[], Awaitable[Response]]:
+    async def inner() -> Response:
+        return await error_response(datasette, request, exception)
+
+    return inner
+
+
+def wants_json(request) -> bool:
+    """A ``.json`` path, a JSON body, or an Accept header that asks for JSON and not HTML."""
+    if request.path.endswith(".json"):
+        return True
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+async def error_response(datasette, request, exception: BaseException) -> Response:
+    """What Datasette's default handler answers, without rich."""
+    title = plain_message = None
+    info: dict[str, Any] = {}
+    if isinstance(exception, Base400):
+        status, message = exception.status, exception.args[0] if exception.args else ""
+        if message == "404":  # Datasette's placeholder for a path no route matches
+            message = f'Not found: no page answers "{request.path}"'
+    elif isinstance(exception, DatasetteError):
+        status, info = exception.status, exception.error_dict
+        message, plain_message = exception.message, exception.plain_message
+        if exception.message_is_html:
+            message = Markup(message)
+        title = exception.title
+    else:
+        status, message = 500, str(exception)
+        traceback.print_exception(exception)
+    headers: dict[str, str] = {}
+    if datasette.cors:
+        add_cors_headers(headers)
+    if wants_json(request):
+        body = dict(info)
+        body.update(error_body(plain_message or message, status))
+        return Response.json(body, status=status, headers=headers)
+    if request.path.endswith(".csv"):
+        return Response.text(plain_message or message, status=status, headers=headers)
+    return await error_page(datasette, request, status, message, title, info, headers)
+
+
+async def error_page(
+    datasette,
+    request,
+    status: int,
+    message: str,
+    title: str | None = None,
+    info: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Datasette's HTML error page (its ``{status}.html`` or ``error.html`` template)."""
+    context = {**(info or {}), "ok": False, "error": message, "status": status, "title": title}
+    template = datasette.get_jinja_environment(request).select_template(
+        [f"{status}.html", "error.html"]
+    )
+    html = await template.render_async(dict(context, urls=datasette.urls, menu_links=list))
+    return Response.html(html, status=status, headers=headers)
