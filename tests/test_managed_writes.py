@@ -184,6 +184,8 @@ async def test_a_soft_deleted_table_refuses_every_write_with_404(service):
         (f"{table}/1/-/delete", None),
     ]:
         assert_error(await service.post(path, body), 404)
+        anonymous = await service.ds.client.post(path, json=body)  # no 403 confirms it exists
+        assert_error(anonymous, 404)
     response = await service.ds.client.post(
         DATATABLE + "/import?format=csv",
         content=b"id,email,seen,role\n3,,,\n",
