@@ -114,6 +114,8 @@ def permission_rules(datasette, actor: dict | None, action: str):
         rules.append(_deny_database("the data service catalog is visible to root only"))
     if action in CATALOG_WRITE_ACTIONS:
         rules.append(_deny_database("the data service catalog changes through /-/apps only"))
+    if action in UNVALIDATED_WRITE_ACTIONS or action == "view-query":
+        rules.extend(_managed_database_rules(datasette, action))
     if action in SCHEMA_ACTIONS:
         return _with_tables(datasette, rules, MANAGED_REASON)
     if action in ROW_ACTIONS and not _is_root(actor):
@@ -136,6 +138,36 @@ def _deny_database(reason: str) -> PermissionSQL:
         f" '{reason}' AS reason",
         params={"dataservice_catalog": CATALOG_DATABASE},
     )
+
+
+# Core actions that write to a database without the row validator: refused on every database
+# the data service manages (its rows change through the endpoints that validate them).
+UNVALIDATED_WRITE_ACTIONS = {"execute-write-sql", "create-table", "create-view"}
+OWNED_REASON = "a managed database changes through the data service only"
+
+
+def _managed_database_rules(datasette, action: str) -> list[PermissionSQL]:
+    """Deny core's unvalidated writes on managed databases; for ``view-query``, deny the
+    stored write queries of managed databases, trusted ones (datasette.yml, plugins)
+    included: those run without any other permission check."""
+    try:
+        managed = sorted(service_for(datasette).managed_databases)
+    except KeyError:  # not started yet: nothing is managed
+        return []
+    if not managed:
+        return []
+    if action == "view-query":
+        sql = (
+            "SELECT database_name AS parent, name AS child, 0 AS allow,"
+            f" '{OWNED_REASON}' AS reason FROM queries WHERE is_write = 1"
+            " AND database_name IN (SELECT value FROM json_each(:dataservice_managed))"
+        )
+    else:
+        sql = (
+            "SELECT value AS parent, NULL AS child, 0 AS allow,"
+            f" '{OWNED_REASON}' AS reason FROM json_each(:dataservice_managed)"
+        )
+    return [PermissionSQL(sql=sql, params={"dataservice_managed": json.dumps(managed)})]
 
 
 MANAGED_REASON = "managed by the data service: change its schema through /-/apps"

@@ -13,7 +13,7 @@ from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
 from .tenancy import middleware as tenant_middleware
-from .web import actions, exceptions
+from .web import actions, exceptions, owned_databases
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
@@ -81,6 +81,11 @@ def permission_resources_sql(datasette, actor, action):
 @hookimpl
 def register_routes(datasette):
     return route_table()
+
+
+@hookimpl
+def forbidden(datasette, request, message):
+    return owned_databases.forbidden(datasette, request, message)
 
 
 @hookimpl

@@ -78,7 +78,7 @@ async def test_create_unmaterialized_then_materialize(ds, root, users_schema, pr
     assert len((await ds.client.get(p(table["json_url"]), headers=root)).json()["rows"]) == 1
     assert_error(await ds.client.post(f"{BASE}/users/materialize", headers=root), 409)
     ops = await operations(ds, root, f"{BASE}/users/operations.json")
-    assert [op["operation"] for op in ops] == ["create_datatable", "materialize"]
+    assert [op["operation"] for op in ops] == ["create_datatable", "materialize", "insert_rows"]
     materialize = ops[1]
     assert materialize["actor"] == "root" and materialize["status"] == "applied"
     assert any("CREATE TABLE" in s and "shop_users" in s for s in materialize["sql"])

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlite_utils
 from conftest import (
     assert_error,
     close_data_service,
@@ -443,13 +444,14 @@ async def test_writers_need_permission(people):
     assert await people.stored() == [full(ADA)]
 
 
-async def core_answers(ds, headers, database: str) -> list[tuple[int, Any]]:
-    """Create a table with core's API in ``database``, write a non-integer into its integer
-    column, alter it, drop it: the status and body of every step."""
+async def core_answers(ds, headers, database: str, create=True) -> list[tuple[int, Any]]:
+    """Create a table with core's API in ``database`` (or, without ``create``, write to one
+    created otherwise), write a non-integer into its integer column, alter it, drop it: the
+    status and body of every step."""
     columns = [{"name": "id", "type": "integer"}, {"name": "n", "type": "integer"}]
     add_y = {"op": "add_column", "args": {"name": "y", "type": "text"}}
     steps = [
-        ("/-/create", {"table": "scratch", "columns": columns, "pk": "id"}),
+        *([("/-/create", {"table": "scratch", "columns": columns, "pk": "id"})] if create else []),
         ("/scratch/-/insert", {"row": {"id": 1, "n": "abc"}}),
         ("/scratch/-/upsert", {"rows": [{"id": 1, "n": "def"}], "return": True}),
         ("/scratch/1/-/update", {"update": {"n": "ghi"}, "return": True}),
@@ -469,7 +471,15 @@ async def test_unmanaged_tables_keep_core_behaviour(tmp_path, monkeypatch, ds, r
     source = await create_datasource(ds, root, "a", slug="d")
     await create_datatable(ds, root, "a", "d", "teams", copy.deepcopy(TEAMS))
     ds.add_database(Database(ds, memory_name="wp_plain", is_mutable=True), name="plain")
-    managed_db = await core_answers(ds, root, source["database"])
+    # A managed database takes no new table from core; one it holds already (from before it
+    # was managed, or another plugin's execute_write) is core's, as in any other database.
+    managed = ds.get_database(source["database"])
+    refused = await core_answers(ds, root, managed.name)
+    assert refused[0][0] == 403 and not await managed.table_exists("scratch")
+    await managed.execute_write_fn(  # as core's /-/create would (with sqlite-utils)
+        lambda conn: sqlite_utils.Database(conn)["scratch"].create({"id": int, "n": int}, pk="id")
+    )
+    managed_db = await core_answers(ds, root, managed.name, create=False)
     plain_db = await core_answers(ds, root, "plain")
     assert [status for status, _ in plain_db] == [201, 201, 200, 200, 200, 200]
     assert plain_db[1][1]["rows"] == [{"id": 1, "n": "abc"}]  # core does not validate
@@ -495,7 +505,7 @@ async def test_unmanaged_tables_keep_core_behaviour(tmp_path, monkeypatch, ds, r
 
     scrub = as_core(core, "ref")
     assert as_core(plain_db, "plain") == scrub
-    assert as_core(managed_db, source["database"]) == scrub
+    assert as_core(managed_db, source["database"]) == scrub[1:]
     assert not await ds.get_database(source["database"]).table_exists("scratch")
 
 

@@ -189,6 +189,15 @@ def all_active_datasources(conn) -> list[Row]:
     )
 
 
+def datasource_of_database(conn, database_name: str) -> Row | None:
+    """The active datasource stored in a Datasette database (the name is unique)."""
+    return _one(
+        conn,
+        DATASOURCE_SELECT + " WHERE d.database_name = ? AND d.is_active = 1",
+        (database_name,),
+    )
+
+
 def all_datasources_of_app(conn, app_id: int) -> list[Row]:
     return _rows(conn, DATASOURCE_SELECT + " WHERE d.app_id = ? ORDER BY d.id", (app_id,))
 

@@ -138,6 +138,10 @@ class Provider(ABC):
         """Replace the stored row found by ``key`` with the validated ``row``."""
 
     @abstractmethod
+    async def delete_row(self, spec: TableSpec, key: dict[str, Any]) -> bool:
+        """Delete the stored row found by ``key``; whether there was one."""
+
+    @abstractmethod
     async def existing_values(
         self,
         spec: TableSpec,

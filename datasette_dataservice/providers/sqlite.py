@@ -160,6 +160,20 @@ class SQLiteProvider(Provider):
         except sqlite3.IntegrityError as error:
             raise ProviderError(f"SQLite refused the row: {error}") from error
 
+    async def delete_row(self, spec: TableSpec, key: dict[str, Any]) -> bool:
+        """Delete the row ``key`` names (jsonb: ``{"_id": id}``); whether one was deleted."""
+        if self.provider_type == "jsonb":
+            key = {"id": key.get("_id", key.get("id"))}
+        where = " AND ".join(f"{q(c)} = ?" for c in key)
+        sql = f"DELETE FROM {q(spec.physical_name)} WHERE {where}"
+        try:
+            cursor = await self.database.execute_write_fn(
+                lambda conn: conn.execute(sql, list(key.values()))
+            )
+        except sqlite3.IntegrityError as error:
+            raise ProviderError(f"SQLite refused the deletion: {error}") from error
+        return cursor.rowcount > 0
+
     async def existing_values(
         self,
         spec: TableSpec,

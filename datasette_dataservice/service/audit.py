@@ -22,6 +22,16 @@ def stopwatch():
     yield lambda: round((time.perf_counter() - start) * 1000, 3)
 
 
+async def record_rows(
+    service, datatable: dict[str, Any], actor: str | None, operation: str, rows: int, **details
+) -> None:
+    """Log one accepted write of ``rows`` rows to a managed table (its own catalog
+    transaction, after the rows are stored: a write is logged once it has happened)."""
+    entry = {**about_datatable(datatable, actor), "operation": operation}
+    entry["details"] = {"rows": rows, **details}
+    await service.write(lambda conn: record(conn, **entry), changes_catalog=False)
+
+
 def about_datatable(datatable: dict[str, Any], actor: str | None, name: str | None = None) -> dict:
     """The operation columns that say which datatable it concerns and who acted."""
     return {

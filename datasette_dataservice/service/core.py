@@ -118,12 +118,16 @@ class DataService:
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.catalog.execute_fn(lambda conn: fn(conn, *args, **kwargs))
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in one catalog transaction on the write thread."""
+    async def write(
+        self, fn: Callable[[sqlite3.Connection], T], *, changes_catalog: bool = True
+    ) -> T:
+        """Run ``fn(conn)`` in one catalog transaction on the write thread; with
+        ``changes_catalog=False`` (an audit entry alone), what was cached stays valid."""
         try:
             return await self.catalog.execute_write_fn(fn)
         finally:
-            self.catalog_version += 1  # what was cached from the catalog is stale
+            if changes_catalog:
+                self.catalog_version += 1  # what was cached from the catalog is stale
 
     # Storage and providers ------------------------------------------------------------------
 

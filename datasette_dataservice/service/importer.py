@@ -197,8 +197,12 @@ async def import_rows(
             status="applied" if status.state == "done" else "refused",
             error=status.error,
             duration_ms=duration,
-            details={k: v for k, v in status.as_dict().items() if k != "report"},
-        )
+            details={
+                "rows": status.rows_written,
+                **{k: v for k, v in status.as_dict().items() if k != "report"},
+            },
+        ),
+        changes_catalog=False,
     )
     return status
 

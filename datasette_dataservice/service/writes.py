@@ -17,6 +17,7 @@ from ..errors import BadRequest, DataServiceError
 from ..providers.base import ProviderError, TableSpec
 from ..schema.cast import make_error
 from ..schema.rows import RowValidator, compile_validator
+from . import audit
 from .core import DataService
 from .datatables import table_spec
 
@@ -219,8 +220,9 @@ async def write_rows(
     mode: str = "insert",
     on_invalid: str = "refuse",
     returning: bool = False,
+    actor: str | None = None,
 ) -> Written:
-    """Validate and write ``rows`` (mode: insert, ignore, replace or upsert)."""
+    """Validate and write ``rows`` (mode: insert, ignore, replace or upsert), and log it."""
     if on_invalid not in ON_INVALID:
         raise BadRequest(f'"on_invalid" must be one of {", ".join(ON_INVALID)}')
     spec = table_spec(datatable)
@@ -249,7 +251,11 @@ async def write_rows(
             if result.errors:
                 _refuse(result)
         raise BadRequest(str(error)) from error
-    return Written(len(result.rows), stored, len(rows) - len(result.rows), report)
+    written = Written(len(result.rows), stored, len(rows) - len(result.rows), report)
+    operation = "upsert_rows" if mode == "upsert" else "insert_rows"
+    details = {"mode": mode, "skipped": written.skipped} if mode != "upsert" else {}
+    await audit.record_rows(service, datatable, actor, operation, written.count, **details)
+    return written
 
 
 async def _merged_with_stored(provider, datatable, spec: TableSpec, rows: list[dict]):
@@ -283,9 +289,14 @@ async def _merged_with_stored(provider, datatable, spec: TableSpec, rows: list[d
 
 
 async def update_row(
-    service: DataService, datatable: dict[str, Any], key: dict[str, Any], update: dict[str, Any]
+    service: DataService,
+    datatable: dict[str, Any],
+    key: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """Merge ``update`` into the stored row, validate the whole row, write it."""
+    """Merge ``update`` into the stored row, validate the whole row, write it, log it."""
     spec = table_spec(datatable)
     provider = service.provider_for(datatable)
     stored = await provider.rows_by_key(spec, list(key), [tuple(key.values())])
@@ -310,7 +321,27 @@ async def update_row(
         await provider.update_row(spec, key, result.rows[0])
     except ProviderError as error:
         raise BadRequest(str(error)) from error
+    await audit.record_rows(service, datatable, actor, "update_row", 1, key=_loggable(key))
     return result.rows[0]
+
+
+async def delete_row(
+    service: DataService, datatable: dict[str, Any], key: dict[str, Any], *, actor: str | None
+) -> None:
+    """Delete the row ``key`` names (404 if there is none), and log it."""
+    try:
+        deleted = await service.provider_for(datatable).delete_row(table_spec(datatable), key)
+    except ProviderError as error:
+        raise BadRequest(str(error)) from error
+    if not deleted:
+        raise DataServiceError("Record not found", status=404)
+    await audit.record_rows(service, datatable, actor, "delete_row", 1, key=_loggable(key))
+
+
+def _loggable(key: dict[str, Any]) -> dict[str, Any]:
+    """A row key as the audit log's JSON can hold it."""
+    plain = (type(None), bool, int, float, str)
+    return {name: v if isinstance(v, plain) else str(v) for name, v in key.items()}
 
 
 async def validate_rows(

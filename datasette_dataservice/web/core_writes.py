@@ -15,7 +15,7 @@ from datasette.events import DeleteRowEvent, InsertRowsEvent, UpdateRowEvent, Up
 from datasette.resources import TableResource
 from datasette.utils import CustomJSONEncoder, urlsafe_components
 from datasette.utils.asgi import NotFound, Response
-from datasette.views.row import RowUpdateView
+from datasette.views.row import RowDeleteView, RowUpdateView
 from datasette.views.table import (
     TableDropView,
     TableInsertView,
@@ -25,7 +25,6 @@ from datasette.views.table import (
 from datasette.views.table_create_alter import TableAlterView
 
 from ..errors import BadRequest, DataServiceError, Forbidden
-from ..providers.base import ProviderError
 from ..providers.sqlite_values import to_storage
 from ..service import writes
 from ..service.core import service_for
@@ -42,6 +41,7 @@ CORE_VIEWS = {
     "drop": TableDropView,
     "set-column-type": TableSetColumnTypeView,
     "update": RowUpdateView,
+    "delete": RowDeleteView,
 }
 INSERT_KEYS = {"row", "rows", "return", "ignore", "replace", "alter", "on_invalid"}
 
@@ -94,6 +94,9 @@ def core_write_view(kind: str, postgres: bool = False):
 
 async def _managed_write(kind: str, datasette, request, resolved, datatable) -> Response:
     try:
+        # Checked from the catalog first, for every actor: a soft-deleted table answers 404
+        # to any write, and no 403 confirms that it exists.
+        _ensure_active(datatable)
         if kind in {"insert", "upsert"}:
             return await _insert(datasette, request, resolved, datatable, kind)
         if kind == "update":
@@ -119,6 +122,10 @@ async def _require(datasette, request, resolved, *actions: str) -> None:
             raise Forbidden(f"Permission denied: need {action}")
 
 
+def _actor_id(request) -> str | None:
+    return (request.actor or {}).get("id")
+
+
 def _ensure_active(datatable) -> None:
     if not datatable["is_active"]:
         raise DataServiceError(
@@ -141,7 +148,6 @@ async def _json(datasette, request) -> dict:
 async def _insert(datasette, request, resolved, datatable, kind: str) -> Response:
     upsert = kind == "upsert"
     await _require(datasette, request, resolved, "insert-row", *(["update-row"] if upsert else []))
-    _ensure_active(datatable)
     data = await _json(datasette, request)
     unknown = set(data) - INSERT_KEYS
     if unknown:
@@ -185,6 +191,7 @@ async def _insert(datasette, request, resolved, datatable, kind: str) -> Respons
         mode=mode,
         on_invalid=data.get("on_invalid", "refuse"),
         returning=returning,
+        actor=_actor_id(request),
     )
     result: dict = {"ok": True}
     if returning:
@@ -231,17 +238,9 @@ def _postgres_key_columns(datatable) -> list[str]:
 
 
 async def _delete(datasette, request, resolved, datatable) -> Response:
-    """Core's row ``/-/delete`` (Postgres-backed tables; core serves SQLite ones itself)."""
     await _require(datasette, request, resolved, "delete-row")
-    _ensure_active(datatable)
     key = await _row_key(datasette, request, resolved, datatable)
-    service = service_for(datasette)
-    try:
-        deleted = await service.provider_for(datatable).delete_row(table_spec(datatable), key)
-    except ProviderError as error:
-        raise BadRequest(str(error)) from error
-    if not deleted:
-        raise DataServiceError("Record not found", status=404)
+    await writes.delete_row(service_for(datasette), datatable, key, actor=_actor_id(request))
     await datasette.track_event(
         DeleteRowEvent(
             actor=request.actor,
@@ -274,7 +273,6 @@ def _as_core_shows(datatable, rows: list[dict]) -> list[dict]:
 async def _update(datasette, request, resolved, datatable) -> Response:
     key = await _row_key(datasette, request, resolved, datatable)
     await _require(datasette, request, resolved, "update-row")
-    _ensure_active(datatable)
     data = await _json(datasette, request)
     if not isinstance(data.get("update"), dict):
         raise BadRequest("JSON must contain an update dictionary")
@@ -283,7 +281,9 @@ async def _update(datasette, request, resolved, datatable) -> Response:
         raise BadRequest("Invalid keys: {}".format(", ".join(sorted(invalid))))
     if data.get("alter"):
         raise BadRequest('"alter" cannot add columns to a managed table: change its schema')
-    updated = await writes.update_row(service_for(datasette), datatable, key, data["update"])
+    updated = await writes.update_row(
+        service_for(datasette), datatable, key, data["update"], actor=_actor_id(request)
+    )
     await datasette.track_event(
         UpdateRowEvent(
             actor=request.actor,

@@ -6,6 +6,7 @@ from ..errors import NotFound
 from . import apps, datapackage, datasources, datatables, instance, pages, responses
 from .context import endpoint
 from .core_writes import core_write_view
+from .owned_databases import database_write_view
 from .postgres import routes as postgres_routes
 from .postgres.mount import PG_MOUNT, through_mount
 
@@ -20,21 +21,32 @@ ACTION_END = r"/?$"
 
 # Datasette's own write endpoints, with core's patterns (see web/core_writes.py).
 CORE_TABLE = r"^/(?P<database>[^\/\.]+)/(?P<table>[^\/\.]+)/-/"
-CORE_ROW = r"^/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/update$"
+CORE_ROW = r"^/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/"
+CORE_DATABASE = r"^/(?P<database>[^\/\.]+)/-/"
 # The same endpoints of Postgres-backed tables, at their mount (see web/postgres/mount.py).
 PG_TABLE = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/(?P<table>[^/.]+)/-/"
 PG_ROW = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/"
+PG_DATABASE = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/-/"
+DATABASE_WRITES = ("create", "execute-write")  # see web/owned_databases.py
 TABLE_WRITES = ("insert", "upsert", "alter", "drop", "set-column-type")
 
 
 def route_table() -> list[tuple[str, object]]:
     table_base = PREFIX + APP + DS + TABLE
-    core_writes = [(CORE_TABLE + f"{kind}$", core_write_view(kind)) for kind in TABLE_WRITES]
+    core_writes = [
+        *((CORE_TABLE + f"{kind}$", core_write_view(kind)) for kind in TABLE_WRITES),
+        *((CORE_ROW + f"{kind}$", core_write_view(kind)) for kind in ("update", "delete")),
+        *((CORE_DATABASE + f"{kind}$", database_write_view(kind)) for kind in DATABASE_WRITES),
+    ]
     postgres_writes = [
         *((PG_TABLE + f"{kind}$", core_write_view(kind, postgres=True)) for kind in TABLE_WRITES),
         *(
             (PG_ROW + f"{kind}$", core_write_view(kind, postgres=True))
             for kind in ("update", "delete")
+        ),
+        *(
+            (PG_DATABASE + f"{kind}$", database_write_view(kind, postgres=True))
+            for kind in DATABASE_WRITES
         ),
     ]
     postgres = [  # the Postgres data plane (web/postgres/), reachable through its mount only
@@ -47,7 +59,6 @@ def route_table() -> list[tuple[str, object]]:
         *datapackage.ROUTES,
         *instance.ROUTES,
         *core_writes,
-        (CORE_ROW, core_write_view("update")),
         (PREFIX + END, endpoint(pages.apps_page, get=apps.list_apps, post=apps.create_app)),
         (r"^/-/apps/openapi\.json$", endpoint(get=apps.openapi_json)),
         (PREFIX + APP + "/stats" + END, endpoint(get=apps.app_stats)),
