@@ -11,6 +11,7 @@ from ..providers.base import ProviderError, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.descriptor import check_descriptor
 from ..schema.names import datatable_name_problem, physical_table_name
+from ..schema.references import reference_problems
 from . import audit
 from .core import DataService
 from .inputs import Problems, boolean, text
@@ -50,7 +51,7 @@ async def schema_problems(
             if f["name"] in JSONB_RESERVED_FIELDS
         ]
     siblings = {
-        row["name"].lower()
+        row["name"].lower(): json.loads(row["json_schema"])
         for row in await service.read(
             store.list_datatables,
             datasource["app_id"],
@@ -69,6 +70,8 @@ async def schema_problems(
                 f'foreignKeys[{i}]: reference.resource "{resource}" is not a datatable of '
                 f'datasource "{datasource["slug"]}"; create it first or use "" for this table'
             )
+    if not problems:
+        problems += reference_problems(schema, name, lambda other: siblings.get(other.lower()))
     return problems
 
 

@@ -16,6 +16,7 @@ from ..schema.rows import compile_validator
 from . import audit
 from .core import DataService
 from .datatables import schema_problems, table_spec
+from .foreign_keys import ensure_references_survive
 from .inputs import Problems, text
 
 MAX_EXAMPLES = 10
@@ -75,6 +76,7 @@ async def work_out_change(
     ]
     if problems:
         raise BadRequest(problems)
+    await ensure_references_survive(service, datatable, new_schema)
     old = table_spec(datatable)
     renames = check_renames(old.schema, new_schema, renames)
     operations = diff_schemas(old.schema, new_schema, renames)

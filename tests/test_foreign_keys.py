@@ -1,0 +1,136 @@
+"""Foreign keys between datatables are checked when a schema is written (ISSUE 13 item 1):
+a reference must be a key of the same types, a referenced field cannot change under its
+referencing datatables, and a referenced row cannot go while rows still refer to it."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+from conftest import assert_error, close_data_service, make_datasette, path_of
+from test_contract import COMBINATIONS
+
+PARENT = {
+    "fields": [
+        {"name": "id", "type": "integer"},
+        {"name": "code", "type": "string", "constraints": {"unique": True}},
+        {"name": "label", "type": "string"},
+    ],
+    "primaryKey": ["id"],
+}
+
+
+def child_schema(field_type="integer", reference=("id",), resource="parent") -> dict:
+    return {
+        "fields": [{"name": "id", "type": "integer"}, {"name": "ref", "type": field_type}],
+        "primaryKey": ["id"],
+        "foreignKeys": [
+            {"fields": ["ref"], "reference": {"resource": resource, "fields": list(reference)}}
+        ],
+    }
+
+
+class Tables:
+    def __init__(self, ds, headers, provider):
+        self.ds, self.headers, self.provider = ds, headers, provider
+        self.base = "/-/apps/shop/datasources/main/datatables"
+
+    async def create(self, name, schema, **extra):
+        body = {"name": name, "json_schema": schema, **extra}
+        return await self.ds.client.post(self.base, json=body, headers=self.headers)
+
+    async def put_schema(self, name, body, dry_run=False):
+        path = f"{self.base}/{name}" + ("/schema/plan" if dry_run else "")
+        send = self.ds.client.post if dry_run else self.ds.client.put
+        return await send(path, json=body, headers=self.headers)
+
+    async def insert(self, datatable: dict, rows: list[dict], **options):
+        if self.provider == "jsonb":
+            rows = [{"data": row} for row in rows]
+        body = {"rows": rows, **options}
+        return await self.ds.client.post(
+            path_of(datatable["insert_url"]), json=body, headers=self.headers
+        )
+
+
+@pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
+async def tables(request, tmp_path, postgres_config):
+    provider, engine = request.param
+    ds = make_datasette(tmp_path / "data", postgres=postgres_config)
+    await ds.invoke_startup()
+    headers = {"Authorization": f"Bearer {await ds.create_token('root')}"}
+    assert (await ds.client.post("/-/apps", json={"name": "shop"}, headers=headers)).is_success
+    config = {"engine": engine, **({"connection": "main"} if engine == "postgres" else {})}
+    body = {"name": "main", "provider_type": provider, "provider_config": config}
+    response = await ds.client.post("/-/apps/shop/datasources", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    yield Tables(ds, headers, provider)
+    await close_data_service(ds)
+
+
+@pytest_asyncio.fixture
+async def linked(tables):
+    """parent(id, code unique, label) with one row, child(id, ref -> parent.id) with one."""
+    parent = (await tables.create("parent", PARENT)).json()
+    child = (await tables.create("child", child_schema())).json()
+    assert (await tables.insert(parent, [{"id": 1, "code": "a"}])).status_code == 201
+    assert (await tables.insert(child, [{"id": 1, "ref": 1}])).status_code == 201
+    tables.parent, tables.child = parent, child
+    return tables
+
+
+@pytest.mark.asyncio
+async def test_a_reference_to_fields_that_are_not_a_key_is_refused(tables):
+    parent = (await tables.create("parent", PARENT)).json()
+    body = assert_error(await tables.create("child", child_schema("string", ["label"])), 400)
+    assert '"label" of datatable "parent" are neither its primary key nor unique' in body["error"]
+    self_reference = child_schema(resource="")
+    self_reference["foreignKeys"][0]["reference"]["fields"] = ["ref"]
+    body = assert_error(await tables.create("tree", self_reference), 400)
+    assert '"ref" of this datatable are neither its primary key nor unique' in body["error"]
+    # a later schema change cannot add one either, and a unique field is a key
+    child = (await tables.create("child", child_schema("string", ["code"]))).json()
+    bad = child_schema("string", ["label"])
+    assert_error(await tables.put_schema("child", {"json_schema": bad}), 400)
+    assert_error(await tables.put_schema("child", {"json_schema": bad}, dry_run=True), 400)
+    # writes to both tables keep working (SQLite used to answer 500 "foreign key mismatch")
+    assert (await tables.insert(parent, [{"id": 1, "code": "a"}])).status_code == 201
+    assert (await tables.insert(child, [{"id": 1, "ref": "a"}])).status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_a_reference_between_fields_of_different_types_is_refused(tables):
+    await tables.create("parent", PARENT)
+    body = assert_error(await tables.create("child", child_schema("string")), 400)
+    assert 'field "ref" is string but "id" of datatable "parent" is integer' in body["error"]
+    self_reference = {
+        "fields": [{"name": "id", "type": "integer"}, {"name": "up", "type": "string"}],
+        "primaryKey": ["id"],
+        "foreignKeys": [{"fields": ["up"], "reference": {"resource": "", "fields": ["id"]}}],
+    }
+    assert_error(await tables.create("tree", self_reference), 400)
+    unmaterialized = await tables.create("later", child_schema("number"), materialize=False)
+    assert_error(unmaterialized, 400)
+
+
+@pytest.mark.parametrize(
+    "change, renames",
+    [
+        ({"fields": [{"name": "key", "type": "integer"}, *PARENT["fields"][1:]]}, {"id": "key"}),
+        ({"fields": PARENT["fields"][1:], "primaryKey": ["code"]}, None),
+        ({"fields": [{"name": "id", "type": "string"}, *PARENT["fields"][1:]]}, None),
+        ({"fields": PARENT["fields"], "primaryKey": ["code"]}, None),
+    ],
+    ids=["rename", "drop", "retype", "no-longer-a-key"],
+)
+@pytest.mark.asyncio
+async def test_a_referenced_field_cannot_change_under_its_references(linked, change, renames):
+    schema = {**PARENT, **change}
+    if renames:
+        schema["primaryKey"] = ["key"]
+    body = {"json_schema": schema, **({"renames": renames} if renames else {})}
+    refused = assert_error(await linked.put_schema("parent", body, dry_run=True), 409)
+    assert 'datatable "child" references "parent"' in refused["error"]
+    refused = assert_error(await linked.put_schema("parent", body), 409)
+    assert 'change or drop the foreign keys of "child" first' in refused["error"]
+    # nothing changed: the child still takes rows that reference the parent
+    assert (await linked.insert(linked.child, [{"id": 2, "ref": 1}])).status_code == 201
