@@ -134,3 +134,75 @@ async def test_a_referenced_field_cannot_change_under_its_references(linked, cha
     assert 'change or drop the foreign keys of "child" first' in refused["error"]
     # nothing changed: the child still takes rows that reference the parent
     assert (await linked.insert(linked.child, [{"id": 2, "ref": 1}])).status_code == 201
+
+
+def row_path(datatable: dict, key, action: str) -> str:
+    return path_of(datatable["insert_url"]).rsplit("/-/", 1)[0] + f"/{key}/-/{action}"
+
+
+@pytest.mark.asyncio
+async def test_deleting_a_referenced_row_says_who_refers_to_it(linked):
+    ds, headers = linked.ds, linked.headers
+    response = await ds.client.post(row_path(linked.parent, 1, "delete"), json={}, headers=headers)
+    body = assert_error(response, 409)
+    assert (
+        'the row of "parent" with id = 1 is still referenced by datatable "child"'
+        in (body["error"])
+    )
+    assert "(its row " in body["error"]
+    assert (await linked.insert(linked.parent, [{"id": 2, "code": "b"}])).status_code == 201
+    response = await ds.client.post(row_path(linked.parent, 2, "delete"), json={}, headers=headers)
+    assert response.status_code == 200, response.text
+    # once the child row is gone, the parent row can go too
+    response = await ds.client.post(row_path(linked.child, 1, "delete"), json={}, headers=headers)
+    assert response.status_code == 200, response.text
+    response = await ds.client.post(row_path(linked.parent, 1, "delete"), json={}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.asyncio
+async def test_overwriting_a_referenced_key_says_who_refers_to_it(tables):
+    parent = (await tables.create("parent", PARENT)).json()
+    child = (await tables.create("child", child_schema("string", ["code"]))).json()
+    assert (await tables.insert(parent, [{"id": 1, "code": "a"}])).status_code == 201
+    assert (await tables.insert(child, [{"id": 1, "ref": "a"}])).status_code == 201
+    expected = 'the row of "parent" with code = \'a\' is still referenced by datatable "child"'
+    client, headers, path = tables.ds.client, tables.headers, path_of(parent["insert_url"])
+
+    def rows(row: dict) -> list[dict]:  # jsonb: the document id (1, the first one) says which
+        return [{"id": 1, "data": row}] if tables.provider == "jsonb" else [row]
+
+    body = {"rows": rows({"id": 1, "code": "b"}), "replace": True}
+    replaced = await client.post(path, json=body, headers=headers)
+    assert expected in assert_error(replaced, 409)["error"]
+    body = {"rows": rows({"id": 1, "code": "b"})}
+    upserted = await client.post(path.replace("/-/insert", "/-/upsert"), json=body, headers=headers)
+    assert expected in assert_error(upserted, 409)["error"]
+    update = {"update": {"code": "b"}}
+    updated = await client.post(row_path(parent, 1, "update"), json=update, headers=headers)
+    assert expected in assert_error(updated, 409)["error"]
+    # keeping the referenced value is fine
+    body = {"rows": rows({"id": 1, "code": "a", "label": "x"}), "replace": True}
+    kept = await client.post(path, json=body, headers=headers)
+    assert kept.status_code == 201, kept.text
+
+
+@pytest.mark.asyncio
+async def test_a_row_referenced_by_its_own_table_cannot_be_deleted(tables):
+    schema = {
+        "fields": [{"name": "id", "type": "integer"}, {"name": "up", "type": "integer"}],
+        "primaryKey": ["id"],
+        "foreignKeys": [{"fields": ["up"], "reference": {"resource": "", "fields": ["id"]}}],
+    }
+    tree = (await tables.create("tree", schema)).json()
+    rows = [{"id": 1, "up": 1}, {"id": 2, "up": 1}]
+    assert (await tables.insert(tree, rows)).status_code == 201
+    response = await tables.ds.client.post(
+        row_path(tree, 1, "delete"), json={}, headers=tables.headers
+    )
+    assert 'referenced by datatable "tree"' in assert_error(response, 409)["error"]
+    for key in (2, 1):  # a row that refers only to itself can go
+        response = await tables.ds.client.post(
+            row_path(tree, key, "delete"), json={}, headers=tables.headers
+        )
+        assert response.status_code == 200, response.text

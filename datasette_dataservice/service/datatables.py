@@ -30,6 +30,14 @@ def table_spec(datatable: dict[str, Any], schema: dict[str, Any] | None = None) 
     )
 
 
+def owner_columns(datatable: dict[str, Any], spec: TableSpec) -> list[str]:
+    """The columns that say which stored row holds a value: the key of the row."""
+    if datatable["provider_type"] == "jsonb":
+        return ["_id"]
+    primary_key = spec.schema.get("primaryKey") or []
+    return [primary_key] if isinstance(primary_key, str) else list(primary_key) or ["rowid"]
+
+
 async def schema_problems(
     service: DataService, datasource: dict, name: str | None, schema: Any
 ) -> list[str]:

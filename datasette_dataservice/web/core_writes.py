@@ -15,7 +15,7 @@ from datasette.events import DeleteRowEvent, InsertRowsEvent, UpdateRowEvent, Up
 from datasette.resources import TableResource
 from datasette.utils import CustomJSONEncoder, urlsafe_components
 from datasette.utils.asgi import NotFound, Response
-from datasette.views.row import RowUpdateView
+from datasette.views.row import RowDeleteView, RowUpdateView
 from datasette.views.table import (
     TableDropView,
     TableInsertView,
@@ -42,6 +42,7 @@ CORE_VIEWS = {
     "drop": TableDropView,
     "set-column-type": TableSetColumnTypeView,
     "update": RowUpdateView,
+    "delete": RowDeleteView,
 }
 INSERT_KEYS = {"row", "rows", "return", "ignore", "replace", "alter", "on_invalid"}
 
@@ -230,11 +231,15 @@ def _postgres_key_columns(datatable) -> list[str]:
 
 
 async def _delete(datasette, request, resolved, datatable) -> Response:
-    """Core's row ``/-/delete`` (Postgres-backed tables; core serves SQLite ones itself)."""
+    """Core's row ``/-/delete``, refused while other rows refer to the row; core deletes
+    from SQLite-backed tables, the provider from Postgres-backed ones."""
     await _require(datasette, request, resolved, "delete-row")
     _ensure_active(datatable)
     key = await _row_key(datasette, request, resolved, datatable)
     service = service_for(datasette)
+    await writes.ensure_deletable(service, datatable, key)
+    if datatable["engine"] == "sqlite":
+        return await RowDeleteView(datasette).dispatch_request(request)
     try:
         deleted = await service.provider_for(datatable).delete_row(table_spec(datatable), key)
     except ProviderError as error:
