@@ -11,6 +11,7 @@ from ..catalog import history, store
 from ..errors import BadRequest, Conflict, DataServiceError
 from ..providers.base import MigrationPlan, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
+from ..schema.cast import make_error
 from ..schema.diff import Operation, check_renames, diff_schemas
 from ..schema.rows import compile_validator
 from . import audit
@@ -22,6 +23,7 @@ from .inputs import Problems, text
 MAX_EXAMPLES = 10
 ON_INVALID = ("refuse", "set_null")
 CAST_BATCH = 10_000
+ERROR_PARTS = ("type", "rowNumber", "note", "cell", "fieldName")
 
 
 @dataclass
@@ -182,7 +184,11 @@ async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationP
         records, first_row_number=1
     )
     failing: dict[str, set[int]] = defaultdict(set)
+    positions = {f["name"]: number for number, f in enumerate(new.fields, start=1)}
     for error in result.errors:
+        if error.get("fieldName") in positions:  # its place in the schema, not the subschema
+            at = positions[error["fieldName"]]
+            error.update(make_error(*(error[k] for k in ERROR_PARTS), field_number=at))
         row = error.get("rowNumber")
         if row is None:
             continue
