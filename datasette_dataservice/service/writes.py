@@ -339,7 +339,13 @@ async def validate_rows(
     return result.report()
 
 
+def table_validator(schema: dict[str, Any]) -> RowValidator:
+    """The validator for CSV-style rows: columns are matched to fields by name (unless the
+    schema says otherwise), and a missing column of an optional field is null."""
+    return compile_validator({"fieldsMatch": "superset", **schema})
+
+
 def validate_table(datatable: dict[str, Any], table: list[list[str]]) -> dict[str, Any]:
     """The report for CSV-style rows (the first is the header); nothing is written."""
-    validator = compile_validator(table_spec(datatable).schema)
+    validator = table_validator(table_spec(datatable).schema)
     return validator.validate_table(table[0], table[1:]).report()
