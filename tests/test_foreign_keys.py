@@ -30,8 +30,8 @@ def child_schema(field_type="integer", reference=("id",), resource="parent") -> 
 
 
 class Tables:
-    def __init__(self, ds, headers, provider):
-        self.ds, self.headers, self.provider = ds, headers, provider
+    def __init__(self, ds, headers, provider, engine):
+        self.ds, self.headers, self.provider, self.engine = ds, headers, provider, engine
         self.base = "/-/apps/shop/datasources/main/datatables"
 
     async def create(self, name, schema, **extra):
@@ -63,7 +63,7 @@ async def tables(request, tmp_path, postgres_config):
     body = {"name": "main", "provider_type": provider, "provider_config": config}
     response = await ds.client.post("/-/apps/shop/datasources", json=body, headers=headers)
     assert response.status_code == 201, response.text
-    yield Tables(ds, headers, provider)
+    yield Tables(ds, headers, provider, engine)
     await close_data_service(ds)
 
 

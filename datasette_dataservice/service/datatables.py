@@ -7,7 +7,7 @@ from typing import Any
 
 from ..catalog import history, store
 from ..errors import BadRequest, Conflict
-from ..providers.base import ProviderError, TableSpec
+from ..providers.base import Provider, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.descriptor import check_descriptor
 from ..schema.names import datatable_name_problem, physical_table_name
@@ -83,6 +83,13 @@ async def schema_problems(
     return problems
 
 
+def raise_beyond_limits(provider: Provider, spec: TableSpec) -> None:
+    """400 for what the engine cannot hold, whether or not the table is materialized yet."""
+    problems = provider.limit_problems(spec)
+    if problems:
+        raise BadRequest([f"json_schema: {problem}" for problem in problems])
+
+
 async def create_datatable(
     service: DataService,
     tenant: str,
@@ -122,6 +129,7 @@ async def create_datatable(
     }
     provider = service.provider_for(datasource)
     spec = table_spec({**datasource, **row, "app_slug": app_slug}, schema)
+    raise_beyond_limits(provider, spec)
     sql: list[str] = []
     target = f"{app_slug}/{datasource_slug}/{name}"
     with audit.stopwatch() as elapsed:

@@ -16,7 +16,7 @@ from ..schema.diff import Operation, check_renames, diff_schemas
 from ..schema.rows import compile_validator
 from . import audit
 from .core import DataService
-from .datatables import schema_problems, table_spec
+from .datatables import raise_beyond_limits, schema_problems, table_spec
 from .foreign_keys import ensure_references_survive
 from .inputs import Problems, text
 
@@ -87,6 +87,7 @@ async def work_out_change(
         aliases[after] = [before, *aliases.pop(before, [])]
     new = TableSpec(old.physical_name, new_schema, old.resolve_reference, aliases)
     provider = service.provider_for(datatable)
+    raise_beyond_limits(provider, new)
     if not datatable["is_materialized"]:
         for op in operations:
             op.effect = "metadata"
@@ -506,4 +507,8 @@ async def diff_versions(
     old = json.loads(versions[from_version]["json_schema"])
     new = json.loads(versions[to_version]["json_schema"])
     new_names = {f["name"] for f in new["fields"]}
-    return diff_schemas(old, new, {k: v for k, v in renames.items() if v in new_names})
+    operations = diff_schemas(old, new, {k: v for k, v in renames.items() if v in new_names})
+    if datatable["is_materialized"]:  # each effect as the plan (and so the audit) gives it
+        plan = service.provider_for(datatable).plan_migration
+        plan(table_spec(datatable, old), table_spec(datatable, new), operations)
+    return operations
