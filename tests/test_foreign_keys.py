@@ -206,3 +206,22 @@ async def test_a_row_referenced_by_its_own_table_cannot_be_deleted(tables):
             row_path(tree, key, "delete"), json={}, headers=tables.headers
         )
         assert response.status_code == 200, response.text
+
+
+@pytest.mark.asyncio
+async def test_a_datatable_is_materialized_after_the_datatables_it_references(tables):
+    assert (await tables.create("parent", PARENT, materialize=False)).status_code == 201
+    body = assert_error(await tables.create("child", child_schema()), 409)
+    assert 'materialize "parent" first' in body["error"]
+    later = await tables.create("child", child_schema(), materialize=False)
+    assert later.status_code == 201, later.text
+    materialize = f"{tables.base}/child/materialize"
+    response = await tables.ds.client.post(materialize, json={}, headers=tables.headers)
+    assert 'materialize "parent" first' in assert_error(response, 409)["error"]
+    parent_materialize = f"{tables.base}/parent/materialize"
+    response = await tables.ds.client.post(parent_materialize, json={}, headers=tables.headers)
+    assert response.status_code == 200, response.text
+    response = await tables.ds.client.post(materialize, json={}, headers=tables.headers)
+    assert response.status_code == 200, response.text
+    child = response.json()
+    assert (await tables.insert(child, [{"id": 1, "ref": 1}])).status_code == 400  # no parent 1

@@ -14,6 +14,7 @@ from ..schema.names import datatable_name_problem, physical_table_name
 from ..schema.references import reference_problems
 from . import audit
 from .core import DataService
+from .foreign_keys import ensure_references_materialized
 from .inputs import Problems, boolean, text
 
 JSONB_RESERVED_FIELDS = {"_id"}
@@ -130,6 +131,10 @@ async def create_datatable(
     provider = service.provider_for(datasource)
     spec = table_spec({**datasource, **row, "app_slug": app_slug}, schema)
     raise_beyond_limits(provider, spec)
+    if materialize:
+        await ensure_references_materialized(
+            service, datasource["id"], datasource["app_id"], name, schema
+        )
     sql: list[str] = []
     target = f"{app_slug}/{datasource_slug}/{name}"
     with audit.stopwatch() as elapsed:
@@ -200,6 +205,9 @@ async def materialize_datatable(
         raise Conflict(f'DataTable "{name}" is already materialized')
     provider = service.provider_for(datatable)
     spec = table_spec(datatable)
+    await ensure_references_materialized(
+        service, datatable["datasource_id"], datatable["app_id"], name, spec.schema
+    )
     common = dict(
         **audit.about_datatable(datatable, actor),
         operation="materialize",

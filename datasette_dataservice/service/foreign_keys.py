@@ -1,5 +1,5 @@
-"""Foreign keys between datatables, seen from the referenced side: schema changes that would
-break them, and stored rows that still refer to a row about to go."""
+"""Foreign keys between datatables at the schema level: changes to a referenced datatable
+that would break them, and referenced datatables that are not materialized yet."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from typing import Any
 
 from ..catalog import store
 from ..errors import Conflict
-from ..schema.references import inbound_problems, names_of
+from ..schema.references import inbound_problems
 from .core import DataService
-from .datatables import owner_columns, table_spec
-
-MAX_REPORTED = 10
 
 
 async def referencing_datatables(service: DataService, datatable: dict[str, Any]) -> list[dict]:
@@ -58,56 +55,27 @@ async def ensure_references_survive(
         )
 
 
-async def ensure_rows_unreferenced(
-    service: DataService,
-    datatable: dict[str, Any],
-    before: list[dict[str, Any]],
-    after: list[dict[str, Any] | None],
+async def ensure_references_materialized(
+    service: DataService, datasource_id: int, app_id: int, name: str, schema: dict[str, Any]
 ) -> None:
-    """409 if stored rows of a referencing datatable (or of this one, by a self-reference)
-    refer to key values that ``before`` (stored rows about to be deleted or overwritten) hold
-    and ``after`` (the same rows once written; None: deleted) no longer do. Checked before
-    the write, on every engine and provider: SQLite reports only "FOREIGN KEY constraint
-    failed", and jsonb documents have no constraint to fail."""
-    referencing = await referencing_datatables(service, datatable)
-    own = json.loads(datatable["json_schema"])
-    if any(not fk["reference"].get("resource") for fk in own.get("foreignKeys") or []):
-        referencing.append(datatable)  # a self-reference: its own rows may refer to them
-    name = datatable["name"].lower()
-    problems: list[str] = []
-    for child in referencing:
-        if not child["is_materialized"]:
-            continue
-        spec = table_spec(child)
-        owner = owner_columns(child, spec)
-        leaving = (
-            {tuple(row.get(k) for k in owner) for row in before} if child is datatable else set()
-        )
-        for fk in spec.schema.get("foreignKeys") or []:
-            resource = (fk["reference"].get("resource") or "").lower()
-            if resource != name and not (child is datatable and resource == ""):
-                continue
-            remote, local = names_of(fk["reference"]["fields"]), names_of(fk["fields"])
-            kept = {tuple(row.get(f) for f in remote) for row in after if row is not None}
-            gone = {tuple(row.get(f) for f in remote) for row in before} - kept
-            candidates = [v if len(v) > 1 else v[0] for v in gone if None not in v]
-            holders = await service.provider_for(child).existing_values(
-                spec, tuple(local), candidates, owner
-            )
-            for value, holder in holders.items():
-                if holder in leaving:
-                    continue  # a row that refers to itself goes with it
-                values = value if isinstance(value, tuple) else (value,)
-                shown = ", ".join(f"{f} = {v!r}" for f, v in zip(remote, values, strict=True))
-                key = ", ".join(f"{k} = {v!r}" for k, v in zip(owner, holder, strict=True))
-                problems.append(
-                    f'the row of "{datatable["name"]}" with {shown} is still referenced by '
-                    f'datatable "{child["name"]}" (its row {key})'
-                )
-    if problems:
-        more = len(problems) - MAX_REPORTED
+    """409 unless every other datatable the schema's foreign keys reference is materialized:
+    a table cannot hold rows that refer to a table that is not there yet."""
+    rows = await service.read(
+        store.list_datatables, app_id, datasource_id=datasource_id, include_inactive=False
+    )
+    materialized = {row["name"].lower(): row["is_materialized"] for row in rows}
+    missing = sorted(
+        {
+            resource
+            for fk in schema.get("foreignKeys") or []
+            if (resource := fk["reference"].get("resource") or "")
+            and resource.lower() != name.lower()
+            and not materialized.get(resource.lower())
+        }
+    )
+    if missing:
+        names = ", ".join(f'"{m}"' for m in missing)
         raise Conflict(
-            problems[:MAX_REPORTED]
-            + ([f"... and {more} more"] if more > 0 else [])
-            + ["delete those rows, or change what they refer to, first"]
+            f'DataTable "{name}" cannot be materialized before the datatables its foreign keys '
+            f"reference: materialize {names} first"
         )

@@ -17,7 +17,8 @@ from ..schema.cast import make_error
 from ..schema.rows import RowValidator, compile_validator
 from .core import DataService
 from .datatables import owner_columns, table_spec
-from .foreign_keys import ensure_rows_unreferenced, referencing_datatables
+from .foreign_keys import referencing_datatables
+from .referenced_rows import ensure_rows_unreferenced
 
 ON_INVALID = ("refuse", "skip")
 DOCUMENT_ID = re.compile(r"-?[0-9]{1,19}")
