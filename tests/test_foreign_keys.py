@@ -187,12 +187,13 @@ async def test_overwriting_a_referenced_key_says_who_refers_to_it(tables):
     assert kept.status_code == 201, kept.text
 
 
+@pytest.mark.parametrize("itself", ["", "tree"])  # "" or its own name
 @pytest.mark.asyncio
-async def test_a_row_referenced_by_its_own_table_cannot_be_deleted(tables):
+async def test_a_row_referenced_by_its_own_table_cannot_be_deleted(tables, itself):
     schema = {
         "fields": [{"name": "id", "type": "integer"}, {"name": "up", "type": "integer"}],
         "primaryKey": ["id"],
-        "foreignKeys": [{"fields": ["up"], "reference": {"resource": "", "fields": ["id"]}}],
+        "foreignKeys": [{"fields": ["up"], "reference": {"resource": itself, "fields": ["id"]}}],
     }
     tree = (await tables.create("tree", schema)).json()
     rows = [{"id": 1, "up": 1}, {"id": 2, "up": 1}]

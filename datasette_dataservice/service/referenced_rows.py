@@ -27,10 +27,10 @@ async def ensure_rows_unreferenced(
     the write, on every engine and provider: SQLite reports only "FOREIGN KEY constraint
     failed", and jsonb documents have no constraint to fail."""
     referencing = await referencing_datatables(service, datatable)
-    own = json.loads(datatable["json_schema"])
-    if any(not fk["reference"].get("resource") for fk in own.get("foreignKeys") or []):
-        referencing.append(datatable)  # a self-reference: its own rows may refer to them
     name = datatable["name"].lower()
+    own = json.loads(datatable["json_schema"]).get("foreignKeys") or []
+    if any((fk["reference"].get("resource") or "").lower() in ("", name) for fk in own):
+        referencing.append(datatable)  # a self-reference: its own rows may refer to them
     problems: list[str] = []
     for child in referencing:
         if not child["is_materialized"]:

@@ -243,8 +243,10 @@ def _row_key(datatable: dict[str, Any], spec: TableSpec) -> list[str]:
 
 
 async def _referenced_self_or_others(service, datatable, spec: TableSpec) -> bool:
+    own_names = ("", datatable["name"].lower())
     self_reference = any(
-        not fk["reference"].get("resource") for fk in spec.schema.get("foreignKeys") or []
+        (fk["reference"].get("resource") or "").lower() in own_names
+        for fk in spec.schema.get("foreignKeys") or []
     )
     return self_reference or bool(await referencing_datatables(service, datatable))
 
