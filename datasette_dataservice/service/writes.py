@@ -14,6 +14,7 @@ from ..catalog import store
 from ..errors import BadRequest, DataServiceError
 from ..providers.base import ProviderError, TableSpec
 from ..schema.cast import make_error
+from ..schema.references import names_of
 from ..schema.rows import RowValidator, compile_validator
 from .core import DataService
 from .datatables import owner_columns, table_spec
@@ -254,6 +255,8 @@ async def _referenced_self_or_others(service, datatable, spec: TableSpec) -> boo
 async def _ensure_overwrites_unreferenced(service, datatable, spec: TableSpec, rows) -> None:
     """Replaced or upserted rows may change key values that other rows refer to."""
     key = _row_key(datatable, spec)
+    if key == ["_id"] and all(row.get("_id") is None for row in rows):
+        key = names_of(spec.schema.get("primaryKey"))  # documents found by the primary key
     keys = [tuple(row.get(k) for k in key) for row in rows]
     if not key or not await _referenced_self_or_others(service, datatable, spec):
         return
