@@ -401,7 +401,33 @@ async def test_keys_across_batches(ds, root, monkeypatch):
                 },
                 "t.csv": "id,parent\n",
             },
-            "primary key or unique fields",
+            '"id" of datatable "parents" are neither its primary key nor unique',
+        ),
+        (
+            {
+                "datapackage.json": {
+                    "resources": [
+                        {
+                            "name": "parents",
+                            "path": "t.csv",
+                            "schema": {**CHILD, "primaryKey": "id", "foreignKeys": []},
+                        },
+                        {
+                            "name": "children",
+                            "path": "t.csv",
+                            "schema": {
+                                "fields": [
+                                    {"name": "id", "type": "integer"},
+                                    {"name": "parent", "type": "string"},
+                                ],
+                                "foreignKeys": CHILD["foreignKeys"],
+                            },
+                        },
+                    ]
+                },
+                "t.csv": "id,parent\n",
+            },
+            'field "parent" is string but "id" of datatable "parents" is integer',
         ),
     ],
 )

@@ -43,6 +43,14 @@ class MigrationPlan:
     recast: list[str] = field(default_factory=list)
 
 
+def column_limit_problems(spec: TableSpec, engine: str, limit: int) -> list[str]:
+    """Each field is a column of the table (flat_table) or of the view (jsonb)."""
+    if len(spec.fields) <= limit:
+        return []
+    count = len(spec.fields)
+    return [f"{engine} tables and views have at most {limit} columns; this schema has {count}"]
+
+
 class ProviderError(Exception):
     """The provider could not do what was asked; the message says why."""
 
@@ -81,6 +89,11 @@ class Provider(ABC):
     @abstractmethod
     async def rename(self, spec: TableSpec, new_physical_name: str) -> list[str]:
         """Rename the materialized ``spec`` to ``new_physical_name``, keeping its rows."""
+
+    @abstractmethod
+    def limit_problems(self, spec: TableSpec) -> list[str]:
+        """What in ``spec`` exceeds this engine's limits; checked when a schema is written or
+        planned, so that a plan and its apply never disagree."""
 
     @abstractmethod
     def plan_migration(self, old: TableSpec, new: TableSpec, operations: list) -> MigrationPlan:

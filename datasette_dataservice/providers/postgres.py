@@ -15,10 +15,18 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..schema.names import quote_identifier as q
-from .base import SCAN_BATCH, MigrationPlan, Provider, ProviderError, TableSpec
+from .base import (
+    SCAN_BATCH,
+    MigrationPlan,
+    Provider,
+    ProviderError,
+    TableSpec,
+    column_limit_problems,
+)
 from .postgres_ddl import (
     check_identifiers,
     column_type,
+    identifier_problems,
     identifiers_of,
     rowid_column,
     table_name,
@@ -45,6 +53,7 @@ from .postgres_values import (
 from .sqlite_ddl import field_type, key_list
 from .sqlite_values import document_values
 
+MAX_COLUMNS = 1600  # of a table or view
 COPY_FROM_ROWS = 50  # below this, pipelined INSERTs cost less than setting up a COPY
 
 
@@ -61,6 +70,12 @@ class PostgresProvider(Provider):
     def table(self, physical_name: str) -> str:
         """The schema-qualified, quoted name of a physical table (or view)."""
         return table_name(self.target.schema, physical_name)
+
+    def limit_problems(self, spec: TableSpec) -> list[str]:
+        return [
+            *column_limit_problems(spec, "PostgreSQL", MAX_COLUMNS),
+            *identifier_problems(identifiers_of(spec, self.target.schema, self.jsonb)),
+        ]
 
     # Tables -------------------------------------------------------------------------------
 

@@ -276,17 +276,26 @@ def scratch_schema(schema_name: str, physical_name: str) -> str:
     return f"_dataservice_rebuild_{digest}"
 
 
-def check_identifiers(names: list[str]) -> None:
-    """Refuse a name PostgreSQL would silently truncate (or cannot hold at all)."""
+def identifier_problems(names: list[str]) -> list[str]:
+    """Names PostgreSQL would silently truncate (or cannot hold at all)."""
+    problems = []
     for name in names:
         size = len(name.encode())
         if size > MAX_IDENTIFIER_BYTES:
-            raise ProviderError(
-                f'PostgreSQL refused the name "{name}": identifiers are limited to '
+            problems.append(
+                f'PostgreSQL refuses the name "{name}": identifiers are limited to '
                 f"{MAX_IDENTIFIER_BYTES} bytes and this one has {size}"
             )
         if "\x00" in name:
-            raise ProviderError(f"PostgreSQL refused the name {name!r}: it contains a NUL")
+            problems.append(f"PostgreSQL refuses the name {name!r}: it contains a NUL")
+    return problems
+
+
+def check_identifiers(names: list[str]) -> None:
+    """Refuse a name PostgreSQL would silently truncate (or cannot hold at all)."""
+    problems = identifier_problems(names)
+    if problems:
+        raise ProviderError(problems[0])
 
 
 def identifiers_of(spec: TableSpec, schema_name: str, jsonb: bool) -> list[str]:

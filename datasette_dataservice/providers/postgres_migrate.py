@@ -6,8 +6,9 @@ The rebuild moves the old table into a scratch schema (O(1): ``SET SCHEMA``), cr
 new one with the very DDL a fresh materialize runs, so names, column order and constraints
 equal a fresh table's, copies the rows across (re-cast in Python, in batches, when a type
 changes) and drops the scratch schema. Foreign keys of other tables that reference the
-table are dropped first and added again at the end, which re-checks them against the new
-rows.
+table are saved and dropped first and added again at the end, which re-checks them against
+the new rows. The plan's SQL is exactly what runs (the copy runs in batches when values are
+re-cast, as its line says).
 """
 
 from __future__ import annotations
@@ -39,9 +40,23 @@ from .sqlite_ddl import jsonb_view_name
 
 COPY_BATCH = 10_000
 PROBE = "_dataservice_probe"  # has_schema's scratch table or view, never committed
-FOREIGN_KEYS_NOTE = (
-    "-- foreign keys of other tables that reference {table} are dropped here and added"
-    " again after the copy"
+INBOUND = "_dataservice_inbound"  # the saved foreign keys, a temporary table of the transaction
+SAVE_INBOUND = (
+    f"CREATE TEMP TABLE {INBOUND} ON COMMIT DROP AS"
+    " SELECT conrelid::regclass::text AS referencing, conname,"
+    " pg_get_constraintdef(oid) AS definition"
+    " FROM pg_constraint WHERE contype = 'f' AND confrelid = {table}::regclass"
+    " AND conrelid <> confrelid"
+)
+FOR_EACH_INBOUND = (
+    "DO $$DECLARE r record; BEGIN FOR r IN SELECT * FROM " + INBOUND + " ORDER BY 1, 2 LOOP"
+    " EXECUTE format({action}); END LOOP; END$$"
+)
+DROP_INBOUND = FOR_EACH_INBOUND.format(
+    action="'ALTER TABLE %s DROP CONSTRAINT %I', r.referencing, r.conname"
+)
+ADD_INBOUND = FOR_EACH_INBOUND.format(
+    action="'ALTER TABLE %s ADD CONSTRAINT %I %s', r.referencing, r.conname, r.definition"
 )
 
 
@@ -59,7 +74,7 @@ def plan_flat_table(
     mark_rebuild(operations)
     plan = MigrationPlan(operations, [], rebuild=True, sources=change.sources, recast=change.recast)
     steps = rebuild_steps(old, new, plan, schema)
-    plan.sql = [FOREIGN_KEYS_NOTE.format(table=table), *steps.before, steps.copy, *steps.after]
+    plan.sql = [*steps.before, steps.copy, *steps.after]
     return plan
 
 
@@ -93,14 +108,17 @@ def rebuild_steps(old: TableSpec, new: TableSpec, plan: MigrationPlan, schema: s
         copy = (
             f"-- rows copied in batches of {COPY_BATCH}, casting {', '.join(plan.recast)}: {copy}"
         )
+    literal = "'" + table.replace("'", "''") + "'"
     return RebuildSteps(
         [
+            SAVE_INBOUND.replace("{table}", literal),
+            DROP_INBOUND,
             f"CREATE SCHEMA {q(scratch)}",
             f"ALTER TABLE {table} SET SCHEMA {q(scratch)}",
             flat_table_sql(new, schema),
         ],
         copy,
-        [f"DROP TABLE {old_table}", f"DROP SCHEMA {q(scratch)}"],
+        [ADD_INBOUND, f"DROP TABLE {old_table}", f"DROP SCHEMA {q(scratch)}"],
         old_table,
     )
 
@@ -124,22 +142,6 @@ async def run_in_place(conn: psycopg.AsyncConnection, plan: MigrationPlan) -> in
     return 0
 
 
-async def inbound_foreign_keys(
-    conn: psycopg.AsyncConnection, table: str
-) -> list[tuple[str, str, str]]:
-    """(referencing table, constraint name, definition) of other tables' foreign keys that
-    reference ``table``."""
-    cursor = await conn.execute(
-        "SELECT format('%%I.%%I', n.nspname, r.relname), c.conname, pg_get_constraintdef(c.oid)"
-        " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
-        " JOIN pg_namespace n ON n.oid = r.relnamespace"
-        " WHERE c.contype = 'f' AND c.confrelid = %s::regclass AND c.conrelid <> c.confrelid"
-        " ORDER BY 1, 2",
-        [table],
-    )
-    return await cursor.fetchall()
-
-
 async def run_rebuild(
     conn: psycopg.AsyncConnection,
     old: TableSpec,
@@ -150,18 +152,13 @@ async def run_rebuild(
 ) -> int:
     """Carry out a rebuild plan inside the caller's transaction; the rows copied."""
     table = table_name(schema, new.physical_name)
-    steps = rebuild_steps(old, new, plan, schema)
-    inbound = await inbound_foreign_keys(conn, table)
-    for referencing, name, _ in inbound:
-        await conn.execute(f"ALTER TABLE {referencing} DROP CONSTRAINT {q(name)}")
+    steps = rebuild_steps(old, new, plan, schema)  # the very statements the plan shows
     for statement in steps.before:
         await conn.execute(statement)
     if plan.recast or cast is not None:
         copied = await _copy_in_batches(conn, old, new, plan, cast, steps.old_table, table)
     else:
         copied = (await conn.execute(steps.copy)).rowcount
-    for referencing, name, definition in inbound:
-        await conn.execute(f"ALTER TABLE {referencing} ADD CONSTRAINT {q(name)} {definition}")
     for statement in steps.after:
         await conn.execute(statement)
     return copied

@@ -11,7 +11,14 @@ from typing import Any
 from datasette.database import Database
 
 from ..schema.names import quote_identifier as q
-from .base import SCAN_BATCH, MigrationPlan, Provider, ProviderError, TableSpec
+from .base import (
+    SCAN_BATCH,
+    MigrationPlan,
+    Provider,
+    ProviderError,
+    TableSpec,
+    column_limit_problems,
+)
 from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, jsonb_view_sql, key_list
 from .sqlite_migrate import plan_flat_table, plan_jsonb, run_in_place, run_rebuild
 from .sqlite_rows import (
@@ -25,12 +32,17 @@ from .sqlite_rows import (
 )
 from .sqlite_values import document_values, to_native, to_storage
 
+MAX_COLUMNS = 2000  # SQLITE_MAX_COLUMN, of a table or view
+
 
 class SQLiteProvider(Provider):
     engine = "sqlite"
 
     def __init__(self, database: Database):
         self.database = database
+
+    def limit_problems(self, spec: TableSpec) -> list[str]:
+        return column_limit_problems(spec, "SQLite", MAX_COLUMNS)
 
     async def materialize(self, spec: TableSpec) -> list[str]:
         return await self._run(self.create_sql(spec), must_be_free=spec.physical_name)

@@ -212,9 +212,12 @@ class _Program:
         ]
         self.names = names = [f.name for f in fields]
         where = {name: i for i, name in enumerate(names)}
-        self.unique = [i for i, f in enumerate(fields) if f.constraints.get("unique")]
         pk = validator.primary_key
         self.pk = [where[n] for n in pk] if pk and set(pk) <= set(names) else []
+        # A unique field that is the whole primary key is checked (and reported) once, as it.
+        self.unique = [
+            i for i, f in enumerate(fields) if f.constraints.get("unique") and [i] != self.pk
+        ]
         self.ukeys = [
             [where[n] for n in key]
             for key in validator.unique_keys

@@ -7,12 +7,14 @@ from typing import Any
 
 from ..catalog import history, store
 from ..errors import BadRequest, Conflict
-from ..providers.base import ProviderError, TableSpec
+from ..providers.base import Provider, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.descriptor import check_descriptor
 from ..schema.names import datatable_name_problem, physical_table_name
+from ..schema.references import reference_problems
 from . import audit
 from .core import DataService
+from .foreign_keys import ensure_references_materialized
 from .inputs import Problems, boolean, text
 
 JSONB_RESERVED_FIELDS = {"_id"}
@@ -27,6 +29,14 @@ def table_spec(datatable: dict[str, Any], schema: dict[str, Any] | None = None) 
         resolve_reference=lambda name: physical_table_name(app_slug, name) if name else own,
         aliases=json.loads(datatable.get("field_aliases") or "{}"),
     )
+
+
+def owner_columns(datatable: dict[str, Any], spec: TableSpec) -> list[str]:
+    """The columns that say which stored row holds a value: the key of the row."""
+    if datatable["provider_type"] == "jsonb":
+        return ["_id"]
+    primary_key = spec.schema.get("primaryKey") or []
+    return [primary_key] if isinstance(primary_key, str) else list(primary_key) or ["rowid"]
 
 
 async def schema_problems(
@@ -50,7 +60,7 @@ async def schema_problems(
             if f["name"] in JSONB_RESERVED_FIELDS
         ]
     siblings = {
-        row["name"].lower()
+        row["name"].lower(): json.loads(row["json_schema"])
         for row in await service.read(
             store.list_datatables,
             datasource["app_id"],
@@ -69,7 +79,16 @@ async def schema_problems(
                 f'foreignKeys[{i}]: reference.resource "{resource}" is not a datatable of '
                 f'datasource "{datasource["slug"]}"; create it first or use "" for this table'
             )
+    if not problems:
+        problems += reference_problems(schema, name, lambda other: siblings.get(other.lower()))
     return problems
+
+
+def raise_beyond_limits(provider: Provider, spec: TableSpec) -> None:
+    """400 for what the engine cannot hold, whether or not the table is materialized yet."""
+    problems = provider.limit_problems(spec)
+    if problems:
+        raise BadRequest([f"json_schema: {problem}" for problem in problems])
 
 
 async def create_datatable(
@@ -111,6 +130,11 @@ async def create_datatable(
     }
     provider = service.provider_for(datasource)
     spec = table_spec({**datasource, **row, "app_slug": app_slug}, schema)
+    raise_beyond_limits(provider, spec)
+    if materialize:
+        await ensure_references_materialized(
+            service, datasource["id"], datasource["app_id"], name, schema
+        )
     sql: list[str] = []
     target = f"{app_slug}/{datasource_slug}/{name}"
     with audit.stopwatch() as elapsed:
@@ -181,6 +205,9 @@ async def materialize_datatable(
         raise Conflict(f'DataTable "{name}" is already materialized')
     provider = service.provider_for(datatable)
     spec = table_spec(datatable)
+    await ensure_references_materialized(
+        service, datatable["datasource_id"], datatable["app_id"], name, spec.schema
+    )
     common = dict(
         **audit.about_datatable(datatable, actor),
         operation="materialize",

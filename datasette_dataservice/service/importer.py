@@ -21,11 +21,16 @@ from ..errors import BadRequest, DataServiceError
 from ..providers.base import ProviderError
 from ..schema.cast import make_error
 from ..schema.readers import FORMATS, ReadError, read_rows
-from ..schema.rows import compile_validator
 from . import audit
 from .core import DataService
 from .datatables import table_spec
-from .writes import ON_INVALID, documents_of, foreign_key_lookup, validate_records
+from .writes import (
+    ON_INVALID,
+    documents_of,
+    foreign_key_lookup,
+    table_validator,
+    validate_records,
+)
 
 MODES = ("insert", "upsert")
 MAX_REPORTED_ERRORS = 1000
@@ -44,6 +49,9 @@ class ImportStatus:
     rows_read: int = 0
     rows_written: int = 0
     rows_invalid: int = 0
+    # Valid rows left unwritten because the import as a whole was refused or failed:
+    # rows_read == rows_written + rows_invalid + rows_discarded, whatever the mode.
+    rows_discarded: int = 0
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
     error: str | None = None
@@ -56,6 +64,8 @@ class ImportStatus:
                 "rows": self.rows_read,
                 "errors": len(self.errors),
                 "invalid_rows": self.rows_invalid,
+                "written_rows": self.rows_written,
+                "discarded_rows": self.rows_discarded,
             },
             "errors": self.errors,
         }
@@ -67,7 +77,7 @@ class ImportStatus:
 
 
 class _Refused(Exception):
-    pass
+    """The import writes nothing; the message says why."""
 
 
 class _Run:
@@ -80,7 +90,7 @@ class _Run:
         self.chunks = chunks
         self.skip = options["on_invalid"] == "skip"
         self.batch_size = options["batch_size"]
-        self.validator = compile_validator(spec.schema)
+        self.validator = table_validator(spec.schema)
         # Self-references may point at rows of earlier batches: their keys join the lookup.
         base = options["foreign_keys"]
         self.own_keys: dict[tuple[str, ...], set] = {}
@@ -98,11 +108,13 @@ class _Run:
         self.lookup = lookup
 
     def _note(self, errors: list[dict[str, Any]]) -> None:
-        self.status.rows_invalid += len({e.get("rowNumber") for e in errors})
+        self.status.rows_invalid += len({e["rowNumber"] for e in errors if e.get("rowNumber")})
         room = MAX_REPORTED_ERRORS - len(self.status.errors)
         self.status.errors += errors[: max(room, 0)]
         if not self.skip:
-            raise _Refused()
+            raise _Refused(
+                "invalid rows: nothing was imported (send on_invalid=skip to keep the rest)"
+            )
 
     def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         rows = read_rows(self.chunks, self.status.format)
@@ -110,6 +122,15 @@ class _Run:
         header = next(rows, None) if tabular else None
         if tabular and header is None:
             raise ReadError("the upload is empty: a header row is needed")
+        if tabular:  # a header that does not fit is one refusal, before any row is read
+            errors = self.validator.validate_table(header, []).errors
+            if errors:
+                self.status.errors = errors[:MAX_REPORTED_ERRORS]
+                raise _Refused(
+                    "the header does not fit the schema: nothing was imported ("
+                    + "; ".join(e["message"] for e in errors[:5])
+                    + ")"
+                )
         number = 2 if tabular else 1  # frictionless counts a CSV header as row 1
         while batch := list(islice(rows, self.batch_size)):
             self.status.rows_read += len(batch)
@@ -180,13 +201,13 @@ async def import_rows(
         try:
             await writing
             status.state = "done"
-        except _Refused:
-            status.state, status.rows_written = "refused", 0
-            status.error = (
-                "invalid rows: nothing was imported (send on_invalid=skip to keep the rest)"
-            )
+        except _Refused as refusal:
+            status.state, status.error = "refused", str(refusal)
         except (ReadError, ProviderError) as error:
-            status.state, status.rows_written, status.error = "failed", 0, str(error)
+            status.state, status.error = "failed", str(error)
+        if status.state != "done":
+            status.rows_written = 0
+            status.rows_discarded = status.rows_read - status.rows_invalid
         status.finished_at = utc_now()
         duration = elapsed()
     await service.write(

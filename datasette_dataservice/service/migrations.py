@@ -14,16 +14,19 @@ from ..catalog import history, store
 from ..errors import BadRequest, Conflict, DataServiceError
 from ..providers.base import SCAN_BATCH, MigrationPlan, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
+from ..schema.cast import make_error
 from ..schema.diff import Operation, check_renames, diff_schemas
 from ..schema.rows import compile_validator
 from . import audit
 from .core import DataService
-from .datatables import schema_problems, table_spec
+from .datatables import raise_beyond_limits, schema_problems, table_spec
+from .foreign_keys import ensure_references_survive
 from .inputs import Problems, text
 
 MAX_EXAMPLES = 10
 ON_INVALID = ("refuse", "set_null")
 CAST_BATCH = 10_000
+ERROR_PARTS = ("type", "rowNumber", "note", "cell", "fieldName")
 
 
 @dataclass
@@ -86,6 +89,7 @@ async def work_out_change(
     ]
     if problems:
         raise BadRequest(problems)
+    await ensure_references_survive(service, datatable, new_schema)
     old = table_spec(datatable)
     renames = check_renames(old.schema, new_schema, renames)
     operations = diff_schemas(old.schema, new_schema, renames)
@@ -94,6 +98,7 @@ async def work_out_change(
         aliases[after] = [before, *aliases.pop(before, [])]
     new = TableSpec(old.physical_name, new_schema, old.resolve_reference, aliases)
     provider = service.provider_for(datatable)
+    raise_beyond_limits(provider, new)
     if not datatable["is_materialized"]:
         for op in operations:
             op.effect = "metadata"
@@ -193,7 +198,11 @@ async def _row_impact(provider, old: TableSpec, new: TableSpec, plan: MigrationP
     )
     complete = complete and result.row_count == len(records)
     failing: dict[str, set[int]] = defaultdict(set)
+    positions = {f["name"]: number for number, f in enumerate(new.fields, start=1)}
     for error in result.errors:
+        if error.get("fieldName") in positions:  # its place in the schema, not the subschema
+            at = positions[error["fieldName"]]
+            error.update(make_error(*(error[k] for k in ERROR_PARTS), field_number=at))
         row = error.get("rowNumber")
         if row is None:
             continue
@@ -522,4 +531,8 @@ async def diff_versions(
     old = json.loads(versions[from_version]["json_schema"])
     new = json.loads(versions[to_version]["json_schema"])
     new_names = {f["name"] for f in new["fields"]}
-    return diff_schemas(old, new, {k: v for k, v in renames.items() if v in new_names})
+    operations = diff_schemas(old, new, {k: v for k, v in renames.items() if v in new_names})
+    if datatable["is_materialized"]:  # each effect as the plan (and so the audit) gives it
+        plan = service.provider_for(datatable).plan_migration
+        plan(table_spec(datatable, old), table_spec(datatable, new), operations)
+    return operations

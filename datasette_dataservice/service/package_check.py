@@ -20,6 +20,7 @@ from ..schema.cast import make_error
 from ..schema.descriptor import check_descriptor
 from ..schema.names import MAX_NAME_LENGTH, datatable_name_problem
 from ..schema.readers import ReadError, read_rows
+from ..schema.references import reference_problems
 from ..schema.rows import compile_validator
 from .datatables import JSONB_RESERVED_FIELDS
 from .inputs import MAX_TEXT
@@ -148,7 +149,7 @@ def plan_resources(
         taken.add(name.lower())
         planned[resource.name] = resource
     if not problems:
-        _link_foreign_keys(planned, provider_type, problems)
+        _link_foreign_keys(planned, problems)
     if problems:
         refuse(problems)
     return _creation_order(list(planned.values()))
@@ -215,37 +216,33 @@ def _plan_one(archive, raw, i, base, members, provider_type, problems) -> Packag
     return PackageResource(name, datatable_name_for(raw), member, fmt, schema, description, i)
 
 
-def _link_foreign_keys(planned: dict[str, PackageResource], provider_type: str, problems) -> None:
-    """Point foreign keys at datatable names; a reference to the resource itself becomes ""."""
+def _link_foreign_keys(planned: dict[str, PackageResource], problems: list[str]) -> None:
+    """Point foreign keys at datatable names (a reference to the resource itself becomes "")
+    and check that each references a key of the same types."""
     for resource in planned.values():
         for i, fk in enumerate(resource.schema.get("foreignKeys") or []):
             reference = fk["reference"]
             target_name = reference.get("resource") or ""
             if target_name in ("", resource.name):
-                reference["resource"], target = "", resource
+                reference["resource"] = ""
             elif target_name in planned:
-                target = planned[target_name]
-                reference["resource"] = target.datatable
-                resource.depends.add(target.datatable)
+                reference["resource"] = planned[target_name].datatable
+                resource.depends.add(planned[target_name].datatable)
             else:
                 problems.append(
                     f'resource "{resource.name}": foreignKeys[{i}] references resource '
                     f'"{target_name}", which is not in the package'
                 )
-                continue
-            fields = reference["fields"]
-            fields = [fields] if isinstance(fields, str) else list(fields)
-            if provider_type == "flat_table" and not _is_key(target.schema, fields):
-                problems.append(
-                    f'resource "{resource.name}": foreignKeys[{i}] must reference the primary '
-                    f'key or unique fields of "{target.name}" (SQLite enforces foreign keys)'
-                )
-
-
-def _is_key(schema: dict[str, Any], fields: list[str]) -> bool:
-    keys = [schema.get("primaryKey"), *(schema.get("uniqueKeys") or [])]
-    keys += [[f["name"]] for f in schema["fields"] if (f.get("constraints") or {}).get("unique")]
-    return any(([k] if isinstance(k, str) else list(k or [])) == fields for k in keys)
+    if problems:
+        return
+    by_datatable = {r.datatable.lower(): r.schema for r in planned.values()}
+    for resource in planned.values():
+        problems += [
+            f'resource "{resource.name}": {problem}'
+            for problem in reference_problems(
+                resource.schema, resource.datatable, lambda name: by_datatable.get(name.lower())
+            )
+        ]
 
 
 def _creation_order(resources: list[PackageResource]) -> list[PackageResource]:

@@ -16,10 +16,13 @@ from ..catalog import store
 from ..errors import BadRequest, DataServiceError
 from ..providers.base import ProviderError, TableSpec
 from ..schema.cast import make_error
+from ..schema.references import names_of
 from ..schema.rows import RowValidator, compile_validator
 from . import audit
 from .core import DataService
-from .datatables import table_spec
+from .datatables import owner_columns, table_spec
+from .foreign_keys import referencing_datatables
+from .referenced_rows import ensure_rows_unreferenced
 
 ON_INVALID = ("refuse", "skip")
 #: Batches up to this many rows are validated on the event loop (a thread costs more)
@@ -50,14 +53,6 @@ def documents_of(datatable: dict[str, Any], rows: list[dict[str, Any]]) -> list[
         else:
             documents.append(row)
     return documents
-
-
-def _owner_columns(datatable: dict[str, Any], spec: TableSpec) -> list[str]:
-    """The columns that say which stored row holds a value: the key of the row."""
-    if datatable["provider_type"] == "jsonb":
-        return ["_id"]
-    primary_key = spec.schema.get("primaryKey") or []
-    return [primary_key] if isinstance(primary_key, str) else list(primary_key) or ["rowid"]
 
 
 async def check_rows(
@@ -101,7 +96,7 @@ async def stored_clashes(
     """primary-key and unique-error for values the batch shares with other stored rows."""
     provider = service.provider_for(datatable)
     validator = compile_validator(spec.schema)
-    owner = _owner_columns(datatable, spec)
+    owner = owner_columns(datatable, spec)
     names = [f["name"] for f in spec.fields]
     errors = []
     for columns in validator.unique_columns():
@@ -243,6 +238,8 @@ async def write_rows(
         if on_invalid != "skip":
             _refuse(result)
         report = result.report()
+    if mode in ("replace", "upsert"):
+        await _ensure_overwrites_unreferenced(service, datatable, spec, result.rows)
     try:
         stored = await provider.write_rows(spec, result.rows, mode, returning)
     except ProviderError as error:
@@ -258,13 +255,49 @@ async def write_rows(
     return written
 
 
+def _row_key(datatable: dict[str, Any], spec: TableSpec) -> list[str]:
+    if datatable["provider_type"] == "jsonb":
+        return ["_id"]
+    key = spec.schema.get("primaryKey") or []
+    return [key] if isinstance(key, str) else list(key)
+
+
+async def _referenced_self_or_others(service, datatable, spec: TableSpec) -> bool:
+    own_names = ("", datatable["name"].lower())
+    self_reference = any(
+        (fk["reference"].get("resource") or "").lower() in own_names
+        for fk in spec.schema.get("foreignKeys") or []
+    )
+    return self_reference or bool(await referencing_datatables(service, datatable))
+
+
+async def _ensure_overwrites_unreferenced(service, datatable, spec: TableSpec, rows) -> None:
+    """Replaced or upserted rows may change key values that other rows refer to."""
+    key = _row_key(datatable, spec)
+    if key == ["_id"] and all(row.get("_id") is None for row in rows):
+        key = names_of(spec.schema.get("primaryKey"))  # documents found by the primary key
+    keys = [tuple(row.get(k) for k in key) for row in rows]
+    if not key or not await _referenced_self_or_others(service, datatable, spec):
+        return
+    provider = service.provider_for(datatable)
+    stored = await provider.rows_by_key(spec, key, [k for k in keys if None not in k])
+    if stored:
+        await ensure_rows_unreferenced(service, datatable, list(stored.values()), rows)
+
+
+async def ensure_deletable(service: DataService, datatable: dict[str, Any], key: dict) -> None:
+    """409 if rows still refer to the row ``key`` names (the check runs before deleting)."""
+    spec = table_spec(datatable)
+    if not await _referenced_self_or_others(service, datatable, spec):
+        return
+    provider = service.provider_for(datatable)
+    stored = await provider.rows_by_key(spec, list(key), [tuple(key.values())])
+    await ensure_rows_unreferenced(service, datatable, list(stored.values()), [None])
+
+
 async def _merged_with_stored(provider, datatable, spec: TableSpec, rows: list[dict]):
     """An upsert row changes only the fields it names: validate the row it will become."""
-    key = list(spec.schema.get("primaryKey") or [])
-    if datatable["provider_type"] == "jsonb":
-        key = ["_id"]
-    if isinstance(key, str):
-        key = [key]
+    key = _row_key(datatable, spec)
     if not key:
         raise BadRequest("upsert needs a primaryKey in the datatable's schema")
     missing = [i + 1 for i, row in enumerate(rows) if any(row.get(k) is None for k in key)]
@@ -317,6 +350,7 @@ async def update_row(
     )
     if result.errors:
         _refuse(result)
+    await ensure_rows_unreferenced(service, datatable, [current], result.rows)
     try:
         await provider.update_row(spec, key, result.rows[0])
     except ProviderError as error:
@@ -328,7 +362,9 @@ async def update_row(
 async def delete_row(
     service: DataService, datatable: dict[str, Any], key: dict[str, Any], *, actor: str | None
 ) -> None:
-    """Delete the row ``key`` names (404 if there is none), and log it."""
+    """Delete the row ``key`` names (404 if there is none; 409 while rows refer to it),
+    and log it."""
+    await ensure_deletable(service, datatable, key)
     try:
         deleted = await service.provider_for(datatable).delete_row(table_spec(datatable), key)
     except ProviderError as error:
@@ -355,8 +391,14 @@ async def validate_rows(
     return result.report()
 
 
+def table_validator(schema: dict[str, Any]) -> RowValidator:
+    """The validator for CSV-style rows: columns are matched to fields by name (unless the
+    schema says otherwise), and a missing column of an optional field is null."""
+    return compile_validator({"fieldsMatch": "superset", **schema})
+
+
 async def validate_table(datatable: dict[str, Any], table: list[list[str]]) -> dict[str, Any]:
     """The report for CSV-style rows (the first is the header); nothing is written."""
-    validator = compile_validator(table_spec(datatable).schema)
+    validator = table_validator(table_spec(datatable).schema)
     result = await off_the_loop(len(table), validator.validate_table, table[0], table[1:])
     return result.report()

@@ -238,6 +238,7 @@ def _postgres_key_columns(datatable) -> list[str]:
 
 
 async def _delete(datasette, request, resolved, datatable) -> Response:
+    """Core's row ``/-/delete``, refused while other rows refer to the row."""
     await _require(datasette, request, resolved, "delete-row")
     key = await _row_key(datasette, request, resolved, datatable)
     await writes.delete_row(service_for(datasette), datatable, key, actor=_actor_id(request))

@@ -148,6 +148,8 @@ SCHEMAS: dict[str, Any] = {
         state={"type": "string"},
         rows_read={"type": "integer"},
         rows_written={"type": "integer"},
+        rows_invalid={"type": "integer"},
+        rows_discarded={"type": "integer"},
         report={"type": "object"},
     ),
     "AppList": _list("apps", "App"),
