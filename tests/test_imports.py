@@ -51,9 +51,10 @@ COMBINATIONS = [(p, e) for p in ("flat_table", "jsonb") for e in ("sqlite", "pos
 
 
 @pytest_asyncio.fixture
-async def ds(pg_ds):
-    """This module's Datasette can put datasources on Postgres too (imports there use COPY)."""
-    return pg_ds
+async def ds(engine_ds):
+    """This module's Datasette can put datasources on Postgres too, in Postgres cases
+    (imports there use COPY)."""
+    return engine_ds
 
 
 @pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])

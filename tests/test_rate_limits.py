@@ -1,5 +1,6 @@
 """Rate limits (DESIGN §6): per actor, anonymous per address, 429 with Retry-After, on memory
-and on a real Redis (127.0.0.1:6379, a unique key prefix per test, cleaned up after)."""
+and on a real Redis (``DATASERVICE_TEST_REDIS_URL``, default 127.0.0.1:6379, a unique key prefix
+per test, cleaned up after)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import os
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import pytest_asyncio
 from conftest import (
+    REDIS_URL,
     assert_error,
     create_app,
     create_datasource,
@@ -27,19 +30,20 @@ from datasette_test import Datasette
 from datasette_dataservice.config import DataServiceConfig, RateLimits
 from datasette_dataservice.web.ratelimit import limiter_for
 
-REDIS = ("127.0.0.1", 6379)
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 async def redis_problem() -> str | None:
-    """None if Redis answers PING at 127.0.0.1:6379, else why not."""
+    """None if the tests' Redis answers PING, else why not."""
+    url = urlsplit(REDIS_URL)
+    address = (url.hostname or "127.0.0.1", url.port or 6379)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*REDIS), 2)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 2)
         writer.write(b"PING\r\n")
         reply = await asyncio.wait_for(reader.readline(), 2)
         writer.close()
     except (OSError, TimeoutError) as e:
-        return f"Redis is not reachable at {REDIS[0]}:{REDIS[1]}: {e!r}"
+        return f"Redis is not reachable at {address[0]}:{address[1]}: {e!r}"
     return None if reply.startswith(b"+PONG") else f"Redis answered PING with {reply!r}"
 
 
@@ -54,7 +58,7 @@ async def limited(request, tmp_path):
     made: list[Datasette] = []
 
     async def make(**rate_limits) -> Datasette:
-        uri = "redis://127.0.0.1:6379/0" if storage == "redis" else "memory://"
+        uri = REDIS_URL if storage == "redis" else "memory://"
         ds = make_datasette(
             tmp_path / f"data{len(made)}", rate_limits={"storage": uri, **rate_limits}
         )
