@@ -9,6 +9,7 @@ from typing import Any
 
 PLUGIN_NAME = "datasette-dataservice"
 CATALOG_DATABASE = "_dataservice"
+DEFAULT_DATA_DIR = "dataservice-data"
 
 KNOWN_KEYS = {
     "data_dir",
@@ -132,6 +133,15 @@ def _postgres(raw: Any) -> dict[str, PostgresConnection]:
     }
 
 
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute against the working directory of now (not resolved later:
+    that directory may be gone by then); left relative if it is gone already."""
+    try:
+        return Path(os.path.abspath(path))
+    except FileNotFoundError:  # os.getcwd() of a deleted directory
+        return path
+
+
 @dataclass(frozen=True)
 class DataServiceConfig:
     data_dir: Path
@@ -158,7 +168,7 @@ class DataServiceConfig:
                 f"known settings are {', '.join(sorted(KNOWN_KEYS))}"
             )
         return cls(
-            data_dir=Path(raw.get("data_dir") or "dataservice-data").resolve(),
+            data_dir=_absolute(Path(raw.get("data_dir") or DEFAULT_DATA_DIR).expanduser()),
             max_body_bytes=int(raw.get("max_body_bytes", cls.max_body_bytes)),
             max_rows_per_request=int(raw.get("max_rows_per_request", cls.max_rows_per_request)),
             max_fields=int(raw.get("max_fields", cls.max_fields)),
