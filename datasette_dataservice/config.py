@@ -33,6 +33,8 @@ class RateLimits:
     write: str = "10/second"  # the seed: write bursts of at most 10
     storage: str = "memory://"  # or redis://host:port/db
     actions: dict[str, str] = field(default_factory=dict)  # action name -> limit
+    actors: dict[str, dict[str, str]] = field(default_factory=dict)  # actor id -> its limits
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
 
     @classmethod
     def from_raw(cls, raw: Any) -> RateLimits:
@@ -41,11 +43,18 @@ class RateLimits:
             return cls(enabled=_flag("rate_limits", True if raw is None else raw))
         if not isinstance(raw, dict):
             raise ValueError("rate_limits must be a mapping (or false to turn them off)")
-        known = {"enabled", "default", "write", "storage", "actions"}
+        known = {"enabled", "default", "write", "storage", "actions", "actors", "trusted_proxies"}
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"Unknown rate_limits key(s): {', '.join(sorted(unknown))}")
-        return cls(**{**raw, "enabled": _flag("rate_limits.enabled", raw.get("enabled", True))})
+        proxies = raw.get("trusted_proxies") or ()
+        return cls(
+            **{
+                **raw,
+                "enabled": _flag("rate_limits.enabled", raw.get("enabled", True)),
+                "trusted_proxies": tuple([proxies] if isinstance(proxies, str) else proxies),
+            }
+        )
 
 
 def _flag(key: str, value: Any) -> bool:
