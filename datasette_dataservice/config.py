@@ -9,6 +9,7 @@ from typing import Any
 
 PLUGIN_NAME = "datasette-dataservice"
 CATALOG_DATABASE = "_dataservice"
+DEFAULT_DATA_DIR = "dataservice-data"
 
 KNOWN_KEYS = {
     "data_dir",
@@ -32,6 +33,8 @@ class RateLimits:
     write: str = "10/second"  # the seed: write bursts of at most 10
     storage: str = "memory://"  # or redis://host:port/db
     actions: dict[str, str] = field(default_factory=dict)  # action name -> limit
+    actors: dict[str, dict[str, str]] = field(default_factory=dict)  # actor id -> its limits
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
 
     @classmethod
     def from_raw(cls, raw: Any) -> RateLimits:
@@ -40,11 +43,18 @@ class RateLimits:
             return cls(enabled=_flag("rate_limits", True if raw is None else raw))
         if not isinstance(raw, dict):
             raise ValueError("rate_limits must be a mapping (or false to turn them off)")
-        known = {"enabled", "default", "write", "storage", "actions"}
+        known = {"enabled", "default", "write", "storage", "actions", "actors", "trusted_proxies"}
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"Unknown rate_limits key(s): {', '.join(sorted(unknown))}")
-        return cls(**{**raw, "enabled": _flag("rate_limits.enabled", raw.get("enabled", True))})
+        proxies = raw.get("trusted_proxies") or ()
+        return cls(
+            **{
+                **raw,
+                "enabled": _flag("rate_limits.enabled", raw.get("enabled", True)),
+                "trusted_proxies": tuple([proxies] if isinstance(proxies, str) else proxies),
+            }
+        )
 
 
 def _flag(key: str, value: Any) -> bool:
@@ -132,6 +142,15 @@ def _postgres(raw: Any) -> dict[str, PostgresConnection]:
     }
 
 
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute against the working directory of now (not resolved later:
+    that directory may be gone by then); left relative if it is gone already."""
+    try:
+        return Path(os.path.abspath(path))
+    except FileNotFoundError:  # os.getcwd() of a deleted directory
+        return path
+
+
 @dataclass(frozen=True)
 class DataServiceConfig:
     data_dir: Path
@@ -158,7 +177,7 @@ class DataServiceConfig:
                 f"known settings are {', '.join(sorted(KNOWN_KEYS))}"
             )
         return cls(
-            data_dir=Path(raw.get("data_dir") or "dataservice-data").resolve(),
+            data_dir=_absolute(Path(raw.get("data_dir") or DEFAULT_DATA_DIR).expanduser()),
             max_body_bytes=int(raw.get("max_body_bytes", cls.max_body_bytes)),
             max_rows_per_request=int(raw.get("max_rows_per_request", cls.max_rows_per_request)),
             max_fields=int(raw.get("max_fields", cls.max_fields)),

@@ -14,7 +14,7 @@ from datasette.permissions import Action, PermissionSQL, Resource
 from datasette.resources import DatabaseResource
 
 from .config import CATALOG_DATABASE
-from .service.core import service_for
+from .service.core import DataService, running_service
 from .tenancy import current_tenant, hidden_databases, qualified
 
 VIEW_APP = "dataservice-view-app"
@@ -92,13 +92,18 @@ def permission_rules(datasette, actor: dict | None, action: str):
     - the catalog database is readable by root alone and writable by nobody through core;
     - core's schema-changing endpoints are refused on managed tables, so the catalog and
       the physical tables cannot disagree.
+
+    Before the data service has started (installed, not yet used) there is no catalog and
+    no managed table: it adds no rule to core's actions, so core's checks run as without it.
     """
     if action == VIEW_APP and not datasette.default_deny:
         return PermissionSQL.allow(reason="data service apps are readable like tables")
+    service = running_service(datasette)
+    if service is None:
+        return None
     rules = []
     tenant = current_tenant.get()
     if tenant is not None and _takes_database(datasette, action):
-        service = service_for(datasette)
         served = [*datasette.databases, *service.postgres_targets]  # wherever it is served
         hidden = hidden_databases(tenant, served, service.managed_databases)
         if hidden:
@@ -115,11 +120,11 @@ def permission_rules(datasette, actor: dict | None, action: str):
     if action in CATALOG_WRITE_ACTIONS:
         rules.append(_deny_database("the data service catalog changes through /-/apps only"))
     if action in UNVALIDATED_WRITE_ACTIONS or action == "view-query":
-        rules.extend(_managed_database_rules(datasette, action))
+        rules.extend(_managed_database_rules(service, action))
     if action in SCHEMA_ACTIONS:
-        return _with_tables(datasette, rules, MANAGED_REASON)
+        return _with_tables(service, rules, MANAGED_REASON)
     if action in ROW_ACTIONS and not _is_root(actor):
-        return _with_tables(datasette, rules, DELETED_REASON, deleted_only=True)
+        return _with_tables(service, rules, DELETED_REASON, deleted_only=True)
     return rules or None
 
 
@@ -146,14 +151,11 @@ UNVALIDATED_WRITE_ACTIONS = {"execute-write-sql", "create-table", "create-view"}
 OWNED_REASON = "a managed database changes through the data service only"
 
 
-def _managed_database_rules(datasette, action: str) -> list[PermissionSQL]:
+def _managed_database_rules(service: DataService, action: str) -> list[PermissionSQL]:
     """Deny core's unvalidated writes on managed databases; for ``view-query``, deny the
     stored write queries of managed databases, trusted ones (datasette.yml, plugins)
     included: those run without any other permission check."""
-    try:
-        managed = sorted(service_for(datasette).managed_databases)
-    except KeyError:  # not started yet: nothing is managed
-        return []
+    managed = sorted(service.managed_databases)
     if not managed:
         return []
     if action == "view-query":
@@ -179,17 +181,13 @@ def _is_root(actor: dict | None) -> bool:
     return bool(actor and actor.get("id") == "root")
 
 
-def _with_tables(datasette, rules: list[PermissionSQL], reason: str, deleted_only=False):
+def _with_tables(service: DataService, rules: list[PermissionSQL], reason: str, deleted_only=False):
     """Add a deny for managed tables (or only soft-deleted ones) to ``rules``."""
 
     async def rules_with_tables() -> list[PermissionSQL]:
-        try:
-            service = service_for(datasette)
-        except KeyError:  # not started yet: nothing is managed
-            return rules
         tables = await service.managed_tables(deleted_only=deleted_only)
         if not tables:
-            return rules
+            return rules or None
         return [
             *rules,
             PermissionSQL(

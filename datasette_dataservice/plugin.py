@@ -10,8 +10,8 @@ from .cli import dataservice as dataservice_cli
 from .config import PLUGIN_NAME, DataServiceConfig
 from .providers.postgres_tables import PostgresFlatTable, PostgresJsonb
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
-from .service.core import DataService, is_managed_database, managed_databases_of
-from .service.recovery import recover_interrupted_changes
+from .service.core import is_managed_database, managed_databases_of
+from .service.lifecycle import start_with_datasette
 from .tenancy import middleware as tenant_middleware
 from .web import actions, exceptions, owned_databases
 from .web.postgres.mount import mount as mount_postgres
@@ -24,12 +24,10 @@ pm.add_hookspecs(hookspecs)
 @hookimpl
 def startup(datasette):
     async def start_data_service():
-        config = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME))
+        raw = datasette.plugin_config(PLUGIN_NAME)
+        config = DataServiceConfig.from_plugin_config(raw)
         install_rate_limiter(datasette, config.rate_limits)
-        service = DataService(datasette, config)
-        await service.start()
-        for outcome in await recover_interrupted_changes(service):
-            print(f"datasette-dataservice recovered an interrupted schema change: {outcome}")
+        await start_with_datasette(datasette, config, configured=raw is not None)
 
     return start_data_service
 

@@ -18,6 +18,8 @@ from datasette_test import Datasette
 POSTGRES_DSN = os.environ.get(
     "DATASERVICE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
+# The Redis the rate limit tests share limits through (a key prefix per test, removed after).
+REDIS_URL = os.environ.get("DATASERVICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every schema, database and role this run creates starts with this, so runs never collide
 # and clean up after.
 RUN_PREFIX = f"dst{uuid.uuid4().hex[:6]}_"
@@ -119,6 +121,30 @@ async def close_data_service(datasette) -> None:
     if service is not None:
         await service.close()
     datasette.close()
+
+
+def runs_on_postgres(request) -> bool:
+    """Whether this test is a Postgres case: one of its parameters (or its fixtures') names
+    the postgres engine, alone or in a (provider, engine) pair."""
+    callspec = getattr(request.node, "callspec", None)
+    values = callspec.params.values() if callspec else ()
+    return any(v == "postgres" or (isinstance(v, tuple) and "postgres" in v) for v in values)
+
+
+def postgres_config_for(request) -> dict | None:
+    """``postgres_config`` for a Postgres case, None for any other: only Postgres cases
+    request the server, so only they skip (or fail under CI) without one."""
+    return request.getfixturevalue("postgres_config") if runs_on_postgres(request) else None
+
+
+@pytest_asyncio.fixture
+async def engine_ds(request, tmp_path):
+    """``ds`` for a test parametrized over engines: with the Postgres connection "main" in
+    its Postgres cases, without it (and without a server) in its SQLite ones."""
+    datasette = make_datasette(tmp_path / "data", postgres=postgres_config_for(request))
+    await datasette.invoke_startup()
+    yield datasette
+    await close_data_service(datasette)
 
 
 @pytest_asyncio.fixture

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from datasette.cli import cli
+from live_server import free_port
 
 SCHEMA = {"fields": [{"name": "id", "type": "integer"}, {"name": "name", "type": "string"}]}
 
@@ -112,3 +117,41 @@ def test_export_and_import_package(run, tmp_path):
     assert "2 rows" in created.output
     assert sorted(a["slug"] for a in run("apps")) == ["copy", "source"]
     assert [op["operation"] for op in run("operations", "copy")][-1] == "import_package"
+
+
+def test_demo_serves_with_the_configuration_and_settings_given(tmp_path):
+    """``demo -c datasette.yml -s KEY VALUE`` is served as ``datasette serve`` would serve
+    them (merged, the settings over the file): here the file's read limit and a write limit."""
+    config = tmp_path / "datasette.yml"
+    config.write_text(
+        "plugins:\n  datasette-dataservice:\n    rate_limits:\n      default: 3/minute\n"
+    )
+    port = free_port()
+    data_dir = tmp_path / "data"
+    arguments = [sys.executable, "-m", "datasette", "dataservice", "demo", "-p", str(port)]
+    arguments += ["--data-dir", str(data_dir), "-c", str(config)]
+    arguments += ["-s", "plugins.datasette-dataservice.rate_limits.write", "1/minute"]
+    process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/-/versions.json", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        assert httpx.get(base + "/-/apps.json").status_code == 200  # default: 1 of 3
+        refused = httpx.post(base + "/-/apps", json={"name": "x"})  # write 1 of 1, default 2
+        assert refused.status_code == 401  # refused, and counted
+        limited = httpx.post(base + "/-/apps", json={"name": "x"})
+        assert limited.status_code == 429 and "1 per 1 minute" in limited.json()["error"]
+        assert httpx.get(base + "/-/apps.json").status_code == 200  # default 3 of 3
+        limited = httpx.get(base + "/-/apps.json")
+        assert limited.status_code == 429 and "3 per 1 minute" in limited.json()["error"]
+        # the demo app was seeded into the data directory served
+        assert (data_dir / ".secret").is_file() and (data_dir / "demo_users-db.db").is_file()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
-from conftest import close_data_service, make_datasette, path_of
+from conftest import close_data_service, make_datasette, path_of, postgres_config_for
 from datasette.tokens import TokenRestrictions
 
 PROVIDERS = ["flat_table", "jsonb"]
@@ -104,7 +104,12 @@ class Service:
 
 
 async def start_service(
-    tmp_path, provider: str, engine: str, postgres_config: dict, settings=None, schema=SCHEMA
+    tmp_path,
+    provider: str,
+    engine: str,
+    postgres_config: dict | None,
+    settings=None,
+    schema=SCHEMA,
 ) -> Service:
     ds = make_datasette(
         tmp_path / f"{provider}-{engine}", postgres=postgres_config, settings=settings
@@ -130,9 +135,9 @@ async def start_service(
 
 
 @pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
-async def service(request, tmp_path, postgres_config):
+async def service(request, tmp_path):
     provider, engine = request.param
-    started = await start_service(tmp_path, provider, engine, postgres_config)
+    started = await start_service(tmp_path, provider, engine, postgres_config_for(request))
     yield started
     await close_data_service(started.ds)
 
@@ -257,8 +262,9 @@ async def test_extras(stocked):
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("provider, engine", COMBINATIONS)
-async def test_size_is_capped_by_max_returned_rows(tmp_path, postgres_config, provider, engine):
+async def test_size_is_capped_by_max_returned_rows(request, tmp_path, provider, engine):
     capped = {"max_returned_rows": 2}
+    postgres_config = postgres_config_for(request)
     service = await start_service(tmp_path, provider, engine, postgres_config, capped)
     try:
         assert (await service.insert(ROWS)).status_code == 201
@@ -542,9 +548,10 @@ async def test_every_response_is_identical(tmp_path, postgres_config, provider):
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("engine", ENGINES)
-async def test_a_table_without_primary_key_has_rowids(tmp_path, postgres_config, engine):
+async def test_a_table_without_primary_key_has_rowids(request, tmp_path, engine):
     """SQLite gives such a table a rowid, which core shows and addresses rows by; a
     Postgres-backed one has the same column, so rows are read, updated and deleted alike."""
+    postgres_config = postgres_config_for(request)
     service = await start_service(tmp_path, "flat_table", engine, postgres_config)
     try:
         client, headers = service.ds.client, service.headers

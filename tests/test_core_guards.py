@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import create_app, create_datasource, create_datatable
 
@@ -26,6 +28,22 @@ async def test_core_drop_and_alter_are_refused_on_managed_tables(ds, root, provi
     assert await ds.get_database(database).table_exists(table)
     response = await ds.client.get(f"/{database}/{table}.json?_extra=columns", headers=root)
     assert "y" not in response.json()["columns"]
+
+
+@pytest.mark.asyncio
+async def test_the_drop_refusal_names_a_purge_that_works_as_written(ds, root):
+    await create_app(ds, root, name="a")
+    source = await create_datasource(ds, root, "a", slug="d")
+    datatable = await create_datatable(ds, root, "a", "d", "people", SCHEMA)
+    database, table = source["database"], datatable["physical_table_name"]
+    response = await ds.client.post(
+        f"/{database}/{table}/-/drop", json={"confirm": True}, headers=root
+    )
+    assert response.status_code == 403
+    url = re.search(r"DELETE (\S+)", response.json()["error"]).group(1)
+    purged = await ds.client.delete(url, headers=root)
+    assert purged.status_code == 200, purged.text
+    assert not await ds.get_database(database).table_exists(table)
 
 
 @pytest.mark.asyncio

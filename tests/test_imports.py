@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -18,6 +19,7 @@ from conftest import (
 )
 from datasette.cli import cli
 
+from datasette_dataservice.demo import seed_demo
 from datasette_dataservice.service.core import service_for
 from datasette_dataservice.service.importer import import_rows
 
@@ -51,9 +53,10 @@ COMBINATIONS = [(p, e) for p in ("flat_table", "jsonb") for e in ("sqlite", "pos
 
 
 @pytest_asyncio.fixture
-async def ds(pg_ds):
-    """This module's Datasette can put datasources on Postgres too (imports there use COPY)."""
-    return pg_ds
+async def ds(engine_ds):
+    """This module's Datasette can put datasources on Postgres too, in Postgres cases
+    (imports there use COPY)."""
+    return engine_ds
 
 
 @pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
@@ -264,3 +267,18 @@ async def test_self_references_across_batches_and_null_objects(ds, root):
         "/-/apps/s/datasources/d/datatables/tree/import?format=csv", content=orphan, headers=root
     )
     assert assert_error(refused, 400)["report"]["errors"][0]["type"] == "foreign-key"
+
+
+@pytest.mark.asyncio
+async def test_the_readme_import_example_runs_as_written(ds, root):
+    """README: import docs/examples/users.csv into the demo's users (mode=upsert)."""
+    assert await seed_demo(ds)
+    csv = Path(__file__).resolve().parents[1] / "docs" / "examples" / "users.csv"
+    response = await ds.client.post(
+        "/-/apps/demo/datasources/users-db/datatables/users/import?mode=upsert",
+        content=csv.read_bytes(),
+        headers={**root, "Content-Type": "text/csv"},
+    )
+    assert response.status_code in (200, 201), response.text
+    rows = (await ds.client.get("/demo_users-db/demo_users.json?_shape=array", headers=root)).json()
+    assert [r["id"] for r in rows] == [1, 2, 3, 4]

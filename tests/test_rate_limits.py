@@ -1,5 +1,6 @@
 """Rate limits (DESIGN §6): per actor, anonymous per address, 429 with Retry-After, on memory
-and on a real Redis (127.0.0.1:6379, a unique key prefix per test, cleaned up after)."""
+and on a real Redis (``DATASERVICE_TEST_REDIS_URL``, default 127.0.0.1:6379, a unique key prefix
+per test, cleaned up after)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import os
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import pytest_asyncio
 from conftest import (
+    REDIS_URL,
     assert_error,
     create_app,
     create_datasource,
@@ -27,19 +30,20 @@ from datasette_test import Datasette
 from datasette_dataservice.config import DataServiceConfig, RateLimits
 from datasette_dataservice.web.ratelimit import limiter_for
 
-REDIS = ("127.0.0.1", 6379)
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 async def redis_problem() -> str | None:
-    """None if Redis answers PING at 127.0.0.1:6379, else why not."""
+    """None if the tests' Redis answers PING, else why not."""
+    url = urlsplit(REDIS_URL)
+    address = (url.hostname or "127.0.0.1", url.port or 6379)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*REDIS), 2)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 2)
         writer.write(b"PING\r\n")
         reply = await asyncio.wait_for(reader.readline(), 2)
         writer.close()
     except (OSError, TimeoutError) as e:
-        return f"Redis is not reachable at {REDIS[0]}:{REDIS[1]}: {e!r}"
+        return f"Redis is not reachable at {address[0]}:{address[1]}: {e!r}"
     return None if reply.startswith(b"+PONG") else f"Redis answered PING with {reply!r}"
 
 
@@ -54,7 +58,7 @@ async def limited(request, tmp_path):
     made: list[Datasette] = []
 
     async def make(**rate_limits) -> Datasette:
-        uri = "redis://127.0.0.1:6379/0" if storage == "redis" else "memory://"
+        uri = REDIS_URL if storage == "redis" else "memory://"
         ds = make_datasette(
             tmp_path / f"data{len(made)}", rate_limits={"storage": uri, **rate_limits}
         )
@@ -76,11 +80,14 @@ async def bearer(ds, actor_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {await ds.create_token(actor_id)}"}
 
 
-async def get_from(ds, path: str, address: str) -> httpx.Response:
-    """An anonymous request from client ``address``."""
-    transport = httpx.ASGITransport(app=ds.app(), client=(address, 40000))
+async def get_from(
+    ds, path: str, address: str, port: int = 40000, forwarded_for: str | None = None
+) -> httpx.Response:
+    """An anonymous request from client ``address``, with ``X-Forwarded-For`` if given."""
+    transport = httpx.ASGITransport(app=ds.app(), client=(address, port))
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        return await client.get(path)
+        return await client.get(path, headers=headers)
 
 
 def usage(response) -> tuple[int, int]:
@@ -288,6 +295,10 @@ async def test_unreachable_redis_is_503_not_500(tmp_path):
         ({"actions": {"insert-row": "1/second"}}, "rate_limits.actions"),
         ({"storage": "ftp://example.com"}, "rate_limits.storage"),
         ({"enabled": "maybe"}, "rate_limits.enabled"),
+        ({"actors": {"bot": {"reads": "1/second"}}}, "rate_limits.actors.bot"),
+        ({"actors": {"bot": {"write": "often"}}}, "rate_limits.actors.bot.write"),
+        ({"actors": ["bot"]}, "rate_limits.actors"),
+        ({"trusted_proxies": ["proxy.local"]}, "rate_limits.trusted_proxies"),
     ],
 )
 async def test_bad_settings_fail_at_startup(tmp_path, rate_limits, key):
@@ -308,3 +319,56 @@ def test_enabled_accepts_the_strings_datasette_s_passes(tmp_path):
     assert enabled({"rate_limits": "false"}) is False
     assert enabled({"rate_limits": False}) is False
     assert RateLimits.from_raw({"enabled": "False"}) == RateLimits(enabled=False)
+
+
+@pytest.mark.asyncio
+async def test_forwarded_for_from_an_untrusted_peer_gets_no_fresh_bucket(limited):
+    ds = await limited(default="3/minute", write="100/second")
+    for n in range(3):  # a new "client" each time, all from one peer
+        response = await get_from(ds, "/-/apps.json", "10.0.0.1", forwarded_for=f"198.51.100.{n}")
+        assert response.status_code == 200 and usage(response) == (3, 2 - n)
+    spoofed = await get_from(ds, "/-/apps.json", "10.0.0.1", forwarded_for="198.51.100.99")
+    assert_limited(spoofed, "3 per 1 minute", 3, 60)
+    # uvicorn (datasette serve) trusts loopback by default and puts the header's address in
+    # the request before the plugin sees it, port 0: still one bucket, loopback's
+    for n in range(3):
+        address = f"203.0.113.{n}"
+        response = await get_from(ds, "/-/apps.json", address, port=0, forwarded_for=address)
+        assert response.status_code == 200 and usage(response) == (3, 2 - n)
+    spoofed = await get_from(ds, "/-/apps.json", "203.0.113.9", port=0, forwarded_for="203.0.113.9")
+    assert_limited(spoofed, "3 per 1 minute", 3, 60)
+
+
+@pytest.mark.asyncio
+async def test_trusted_proxies_name_the_client(limited):
+    ds = await limited(default="2/minute", write="100/second", trusted_proxies=["10.0.0.0/8"])
+    for _ in range(2):
+        response = await get_from(ds, "/-/apps.json", "10.0.0.1", forwarded_for="198.51.100.1")
+        assert response.status_code == 200
+    # the client a trusted proxy appended counts, not what the client claimed before it
+    refused = await get_from(
+        ds, "/-/apps.json", "10.0.0.2", forwarded_for="192.0.2.50, 198.51.100.1, 10.0.0.3"
+    )
+    assert_limited(refused, "2 per 1 minute", 2, 60)
+    other = await get_from(ds, "/-/apps.json", "10.0.0.1", forwarded_for="198.51.100.2")
+    assert other.status_code == 200 and usage(other) == (2, 1)
+    # a peer outside the trusted networks is its own client, whatever it forwards
+    direct = await get_from(ds, "/-/apps.json", "192.0.2.1", forwarded_for="198.51.100.3")
+    assert direct.status_code == 200 and usage(direct) == (2, 1)
+
+
+@pytest.mark.asyncio
+async def test_an_actor_can_have_limits_of_its_own(limited):
+    ds = await limited(
+        default="100/minute", write="2/second", actors={"root": {"write": "50/second"}}
+    )
+    root, alice = await bearer(ds, "root"), await bearer(ds, "alice")
+    for n in range(5):  # more than the instance's burst
+        response = await ds.client.post("/-/apps", json={"name": f"App {n}"}, headers=root)
+        assert response.status_code == 201 and usage(response) == (50, 49 - n)
+    # everyone else keeps the instance's limits; refused writes count against them too
+    for _ in range(2):
+        response = await ds.client.post("/-/apps", json={"name": "Nope"}, headers=alice)
+        assert response.status_code == 403
+    refused = await ds.client.post("/-/apps", json={"name": "Nope"}, headers=alice)
+    assert_limited(refused, "2 per 1 second", 2, 1)

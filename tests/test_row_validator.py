@@ -22,10 +22,10 @@ import datasette_dataservice.schema.rows as rows_module
 from datasette_dataservice.schema.cast import native
 from datasette_dataservice.schema.rows import Result, compile_validator
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "frictionless"
+CONFORMANCE = Path(__file__).resolve().parent / "fixtures" / "frictionless"
 CAST_CASES = CONFORMANCE / "testsuite-basic" / "cast_cases.json"
 V2 = "https://datapackage.org/profiles/2.0/tableschema.json"
-MISSING = "conformance fixtures not found: expected {} (the shared/ folder beside the repository)"
+MISSING = "conformance fixtures not found: expected {} (tests/fixtures/frictionless)"
 
 
 def fixture_path(relative: str) -> Path:

@@ -13,7 +13,7 @@ import pytest
 
 from datasette_dataservice.schema.descriptor import V2_PROFILE, check_descriptor
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "frictionless"
+CONFORMANCE = Path(__file__).resolve().parent / "fixtures" / "frictionless"
 
 USERS_SCHEMA = {
     "fields": [
@@ -47,7 +47,7 @@ def test_conformance_schema_descriptors(fixture: str | None, expected_valid: boo
     if fixture is None:
         pytest.fail(
             f"conformance fixtures not found: expected {CONFORMANCE}/INDEX.md with a "
-            '"## Schema descriptors" table (the shared/ folder beside the repository)'
+            '"## Schema descriptors" table (tests/fixtures/frictionless)'
         )
     path = CONFORMANCE / fixture
     assert path.is_file(), f"fixture listed in INDEX.md is missing: {path}"

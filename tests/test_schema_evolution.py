@@ -39,9 +39,9 @@ BASE = "/-/apps/a/datasources/d/datatables/people"
 
 
 @pytest_asyncio.fixture
-async def ds(pg_ds):
-    """This module's Datasette can put datasources on Postgres too."""
-    return pg_ds
+async def ds(engine_ds):
+    """This module's Datasette can put datasources on Postgres too (in Postgres cases)."""
+    return engine_ds
 
 
 @pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])

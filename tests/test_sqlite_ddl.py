@@ -12,10 +12,7 @@ import sqlite_utils
 from datasette_dataservice.providers.base import TableSpec
 from datasette_dataservice.providers.sqlite_ddl import flat_table_sql, jsonb_sql
 
-STORAGE = (
-    Path(__file__).resolve().parents[2]
-    / "shared/conformance/frictionless/frictionless-py/data/storage"
-)
+STORAGE = Path(__file__).resolve().parent / "fixtures/frictionless/frictionless-py/data/storage"
 
 
 def package(name: str) -> dict:

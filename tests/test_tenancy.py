@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 import route_paths
-from conftest import close_data_service, make_datasette
+from conftest import close_data_service, make_datasette, postgres_config_for
 
 ACME, GLOBEX = "acme.example.com", "globex.example.com"
 SCHEMA = {
@@ -15,11 +15,11 @@ SCHEMA = {
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgres"])
-async def tenants(request, tmp_path, postgres_config):
+async def tenants(request, tmp_path):
     datasette = make_datasette(
         tmp_path / "data",
         tenancy={"mode": "subdomain", "base_domain": "example.com"},
-        postgres=postgres_config,
+        postgres=postgres_config_for(request),
     )
     await datasette.invoke_startup()
     token = {"Authorization": f"Bearer {await datasette.create_token('root')}"}

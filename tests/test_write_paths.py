@@ -19,6 +19,7 @@ from conftest import (
     create_datatable,
     make_datasette,
     path_of,
+    postgres_config_for,
 )
 from datasette.database import Database
 from datasette.plugins import pm
@@ -120,9 +121,9 @@ class People:
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgres"])
-async def engine_ds(request, tmp_path, postgres_config):
+async def engine_ds(request, tmp_path):
     """A Datasette whose datasources go on ``request.param``'s engine."""
-    datasette = make_datasette(tmp_path / "data", postgres=postgres_config)
+    datasette = make_datasette(tmp_path / "data", postgres=postgres_config_for(request))
     datasette.test_engine = request.param
     await datasette.invoke_startup()
     yield datasette

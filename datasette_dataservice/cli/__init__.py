@@ -34,7 +34,7 @@ def _secret(data_dir: Path) -> str:
 @click.pass_context
 def dataservice(ctx, config):
     """The data service: apps, datasources and datatables on Frictionless Table Schemas."""
-    ctx.obj = {"plugin_config": _plugin_config(config) if config else {}}
+    ctx.obj = {"plugin_config": _plugin_config(config) if config else {}, "config_path": config}
 
 
 def _plugin_config(path: str) -> dict:

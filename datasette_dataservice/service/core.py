@@ -32,6 +32,12 @@ def service_for(datasette) -> DataService:
     return _services[datasette]
 
 
+def running_service(datasette) -> DataService | None:
+    """The data service if it has started (its catalog attached), else None."""
+    service = _services.get(datasette)
+    return service if service is not None and service.catalog is not None else None
+
+
 # Shared by every DataService of one Datasette, so wrappers built before start-up see it.
 _managed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

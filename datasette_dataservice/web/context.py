@@ -13,6 +13,7 @@ from datasette.utils.asgi import Response
 from .. import permissions
 from ..errors import DataServiceError, Forbidden, MethodNotAllowed
 from ..service.core import DataService, service_for
+from ..service.lifecycle import started_service
 from ..tenancy import current_tenant
 from . import requests, responses
 from .exceptions import error_page
@@ -83,11 +84,9 @@ class Call:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
-def _call(datasette, request, receive, meter: Meter | None = None) -> Call:
+def _call(datasette, request, service, receive, meter: Meter | None = None) -> Call:
     tenant = current_tenant.get() or ""
-    return Call(
-        datasette, request, service_for(datasette), tenant=tenant, receive=receive, meter=meter
-    )
+    return Call(datasette, request, service, tenant=tenant, receive=receive, meter=meter)
 
 
 def wants_html(request) -> bool:
@@ -99,22 +98,25 @@ def wants_html(request) -> bool:
     )
 
 
-def endpoint(html: Handler | None = None, **handlers: Handler):
+def endpoint(html: Handler | None = None, *, uses_catalog: bool = True, **handlers: Handler):
     """A Datasette view serving ``handlers`` by HTTP method, errors in Datasette's shape.
 
     ``html`` renders the page for browsers; its errors use Datasette's HTML error page.
     Every request is rate limited first (web.ratelimit); the answer carries the headers.
+    The first request to a view that ``uses_catalog`` starts the data service.
     """
 
     async def view(datasette, request, receive) -> Response:
         page = html is not None and wants_html(request)
         try:
             meter = await limiter_for(datasette).meter(request)
+            service = await started_service(datasette) if uses_catalog else service_for(datasette)
         except DataServiceError as e:  # 429 or 503: as a page to a browser
             return await _refused_page(datasette, request, e) if page else responses.error(e)
         if page:
-            return with_headers(await _page(html, _call(datasette, request, None, meter)), meter)
-        call = _call(datasette, request, receive, meter)
+            call = _call(datasette, request, service, None, meter)
+            return with_headers(await _page(html, call), meter)
+        call = _call(datasette, request, service, receive, meter)
         return with_headers(await _api(handlers, call), meter)
 
     return view

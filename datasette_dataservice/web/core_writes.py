@@ -109,7 +109,8 @@ async def _managed_write(kind: str, datasette, request, resolved, datatable) -> 
         )
         raise Forbidden(
             f'Table "{resolved.table}" is managed by the data service: change its schema '
-            f"with PUT or PATCH {path}, or drop it with DELETE {path}?purge=true"
+            f"with PUT or PATCH {path}, or drop it with DELETE "
+            f"{path}?purge=true&confirm={datatable['name']}"
         )
     except DataServiceError as error:
         return responses.error(error)

@@ -282,7 +282,10 @@ def _cors(call: Call, response):
 
 
 ROUTES: list[tuple[str, Any]] = [
-    (r"^/-/instance\.json$", endpoint(get=instance)),
-    (r"^/-/resources\.json$", endpoint(get=resources)),
-    (r"^/(?P<database>[^/.]+)/-/resources\.json$", endpoint(get=database_resources)),
+    (r"^/-/instance\.json$", endpoint(get=instance, uses_catalog=False)),
+    (r"^/-/resources\.json$", endpoint(get=resources, uses_catalog=False)),
+    (
+        r"^/(?P<database>[^/.]+)/-/resources\.json$",
+        endpoint(get=database_resources, uses_catalog=False),
+    ),
 ]

@@ -1,5 +1,9 @@
 """Rate limits (DESIGN §6), per actor (anonymous: per client address), with ``limits``.
 
+Who counts: the actor (``actor:{id}``), or for anonymous requests the client address
+(``ip:...``, see web/client_address.py). An actor named under ``actors`` has its own
+``default`` and ``write`` limits in place of the instance's.
+
 What counts: every request through ``context.endpoint()`` against ``default``; a request
 whose method is not GET or HEAD also against ``write``; ``Call.require(action)`` against
 ``actions[action]`` when one is configured (once per request); Datasette's own writes on
@@ -40,6 +44,7 @@ from limits.strategies import MovingWindowRateLimiter as SyncMovingWindowRateLim
 
 from ..config import RateLimits
 from ..errors import DataServiceError
+from .client_address import TrustedProxies
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 KEY_PREFIX = "datasette-dataservice"  # Redis keys: "{prefix}:LIMITER/{name}/{identity}/..."
@@ -81,12 +86,13 @@ class Meter:
 
     limiter: RateLimiter
     identity: str
+    own_limits: dict[str, str] = field(default_factory=dict)  # "write" -> "actors.{id}.write"
     tightest: Usage | None = None
     counted_actions: set[str] = field(default_factory=set)
 
     async def count(self, *names: str) -> None:
         for name in names:
-            usage = await self.limiter.hit(name, self.identity)
+            usage = await self.limiter.hit(self.own_limits.get(name, name), self.identity)
             if usage.tighter_than(self.tightest):
                 self.tightest = usage
 
@@ -107,14 +113,6 @@ def with_headers(response: Any, meter: Meter | None) -> Any:
     return response
 
 
-def identity(request) -> str:
-    actor = request.actor
-    if actor and actor.get("id") is not None:
-        return f"actor:{actor['id']}"
-    client = request.scope.get("client")
-    return f"ip:{client[0] if client else 'unknown'}"
-
-
 class RateLimiter:
     """The data service's rate limits; ``ValueError`` (naming the key) for a bad setting."""
 
@@ -133,6 +131,13 @@ class RateLimiter:
                     f'rate_limits.actions: unknown action "{action}"; one of {", ".join(ours)}'
                 )
             self.items[f"actions.{action}"] = _parse(f"actions.{action}", value)
+        self.own_limits: dict[str, dict[str, str]] = {}  # actor id -> {"write": item name}
+        for actor_id, kinds in _actor_limits(settings.actors).items():
+            for kind, spec in kinds.items():
+                name = f"actors.{actor_id}.{kind}"
+                self.items[name] = _parse(name, spec)
+                self.own_limits.setdefault(actor_id, {})[kind] = name
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.storage_uri = _async_uri(settings.storage)
         self.key_prefix = KEY_PREFIX
         self._strategy: MovingWindowRateLimiter | None = None
@@ -172,7 +177,11 @@ class RateLimiter:
         """
         if not self.enabled:
             return None
-        meter = Meter(self, identity(request))
+        actor_id = (request.actor or {}).get("id")
+        if actor_id is not None:
+            meter = Meter(self, f"actor:{actor_id}", self.own_limits.get(str(actor_id), {}))
+        else:
+            meter = Meter(self, f"ip:{self.trusted_proxies.client_address(request.scope)}")
         # write first: a burst refused by it does not use up the default allowance
         is_read = request.method in READ_METHODS
         await meter.count(*(("default",) if is_read else ("write", "default")))
@@ -198,6 +207,18 @@ class RateLimiter:
                 headers={"Retry-After": str(retry), **usage.headers()},
             )
         return usage
+
+
+def _actor_limits(raw: Any) -> dict[str, dict[str, str]]:
+    """``actors: {id: {default: ..., write: ...}}``, checked."""
+    if not isinstance(raw, dict):
+        raise ValueError("rate_limits.actors must map actor ids to {default: ..., write: ...}")
+    limits = {}
+    for actor_id, kinds in raw.items():
+        if not isinstance(kinds, dict) or not kinds or set(kinds) - {"default", "write"}:
+            raise ValueError(f'rate_limits.actors.{actor_id} takes "default" and/or "write" limits')
+        limits[str(actor_id)] = kinds
+    return limits
 
 
 def _parse(key: str, value: Any) -> RateLimitItem:
