@@ -22,6 +22,10 @@ from .config import CATALOG_DATABASE, Tenancy
 current_tenant: ContextVar[str | None] = ContextVar("dataservice_tenant", default=None)
 TENANT_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SEPARATOR = "--"
+# Core's pages for root that show the whole instance whatever the permission rules say
+# (threads named after every database, recent permission checks): the operator's, so served
+# on the default tenant's host only.
+INSTANCE_DIAGNOSTICS = {"/-/threads", "/-/tasks", "/-/permissions"}
 
 
 def tenant_of_host(host: str, tenancy: Tenancy) -> str | None:
@@ -95,6 +99,8 @@ def middleware(datasette, app, tenancy: Tenancy, managed: set[str]):
         hidden = hidden_databases(tenant, [*datasette.databases, *postgres_names()], managed)
         if database is not None and database in hidden:
             return await _refuse(send, 404, "Database not found")
+        if tenant and scope["path"].split(".")[0] in INSTANCE_DIAGNOSTICS:
+            return await _refuse(send, 404, "Not found")
         token = current_tenant.set(tenant)
         try:
             return await app(scope, receive, send)
