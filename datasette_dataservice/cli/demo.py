@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from datasette.utils import StartupError
 
 from ..config import PLUGIN_NAME
 from . import _secret, dataservice
@@ -38,7 +39,10 @@ def demo(data_dir: str, metadata: str | None, host: str, port: int):
         finally:
             datasette.close()
 
-    created, token = asyncio.run(prepare())
+    try:
+        created, token = asyncio.run(prepare())
+    except StartupError as error:  # e.g. a server holds the data directory
+        raise click.ClickException(str(error)) from error
     base = f"http://{host}:{port}"
     click.echo(
         f"{'Seeded' if created else 'Found'} the demo app in {data_path}\n"
