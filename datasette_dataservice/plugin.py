@@ -14,6 +14,7 @@ from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
 from .tenancy import middleware as tenant_middleware
 from .web import actions
+from .web.core_filters import bindable_filter_params
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
@@ -38,6 +39,11 @@ def startup(datasette):
 def prepare_connection(conn, database, datasette):
     if is_managed_database(datasette, database):
         conn.execute("PRAGMA foreign_keys = ON")  # Table Schema foreignKeys are enforced
+
+
+@hookimpl
+def filters_from_request(request, database, table, datasette):
+    return bindable_filter_params(datasette, request, database, table)
 
 
 @hookimpl

@@ -27,12 +27,12 @@ from datasette.views.table_create_alter import TableAlterView
 from ..errors import BadRequest, DataServiceError, Forbidden
 from ..providers.base import ProviderError
 from ..providers.sqlite_values import to_storage
+from ..schema import json_text
 from ..service import writes
 from ..service.core import service_for
 from ..service.datatables import table_spec
 from . import responses
 from .ratelimit import limiter_for, with_headers
-from .requests import loads_exact
 from .serialize import datatable_path
 
 CORE_VIEWS = {
@@ -129,7 +129,7 @@ def _ensure_active(datatable) -> None:
 async def _json(request) -> dict:
     try:
         # orjson: a 10,000-row body parses about four times faster than with json.loads
-        data = loads_exact(await request.post_body())
+        data = json_text.loads(await request.post_body())
     except ValueError as e:
         raise BadRequest(f"Invalid JSON: {e}") from e
     if not isinstance(data, dict):
