@@ -299,7 +299,7 @@ def _in(negate: bool) -> Build:
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         try:
             values = split_values(value)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
             raise DatasetteError(f"Invalid JSON list: {error}", status=400) from error
         if not isinstance(values, list):
             values = [values]
