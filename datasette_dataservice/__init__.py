@@ -9,6 +9,7 @@ __version__ = "0.1.0"  # before the hooks: modules they import read it
 from .plugin import (  # noqa: E402, F401
     asgi_wrapper,
     database_actions,
+    filters_from_request,
     forbidden,
     handle_exception,
     menu_links,

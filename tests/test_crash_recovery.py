@@ -110,6 +110,28 @@ async def test_change_that_never_reached_the_table_is_rolled_back(tmp_path):
     assert await _agreement(tmp_path) == (1, 100)
 
 
+@pytest.mark.asyncio
+async def test_recovery_never_reports_a_rollback_it_did_not_do(tmp_path):
+    """The table changed, but not as the change in flight says (another writer's DDL): the
+    catalog keeps its version and the audit says the table matches neither."""
+    db_path, physical = await _table_with_rows(tmp_path, 3)
+    await _interrupt(tmp_path, physical_change_committed=False)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f'ALTER TABLE "{physical}" ADD COLUMN stray TEXT')
+    datasette, _ = await _started(tmp_path)
+    service = service_for(datasette)
+    assert await service.read(history.pending_changes) == []
+    assert (await service.datatable("", "a", "d", "t"))["schema_version"] == 1
+    datasette.close()
+    with sqlite3.connect(tmp_path / "catalog.db") as conn:
+        status, error = conn.execute(
+            "SELECT status, error FROM schema_operations WHERE operation = 'recover_schema_change'"
+        ).fetchone()
+    assert status == "failed"
+    assert "rolled back" not in error
+    assert "matches neither schema version 1" in error
+
+
 def _put_quietly(url: str, body: dict, token: str) -> None:
     try:
         httpx.put(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)

@@ -70,7 +70,7 @@ ALL_TYPES_ROWS = [
         "u": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
     },
     {"id": 2, "n": 3, "b": False, "an": 5, "dt": "2024-10-30T12:00:00.123456Z", "y": 1},
-    {"id": 3, "n": "1e400", "an": 2.5},
+    {"id": 3, "n": "-2.5e3", "an": 2.5},  # ("1e400" is a type error: infinity is not stored)
     {"id": 4},
 ]
 
@@ -196,8 +196,6 @@ async def test_every_type_reads_back_as_the_sqlite_provider_reads_it(kind, targe
     postgres = (PostgresFlatTable if kind == "flat_table" else PostgresJsonb)(target)
     sqlite = (SQLiteFlatTable if kind == "flat_table" else SQLiteJsonb)(sqlite_db)
     rows = validated(ALL_TYPES, ALL_TYPES_ROWS)
-    if kind == "jsonb":  # JSON has no Infinity: PostgreSQL refuses it (see below)
-        rows[2]["n"] = None
     names = [f["name"] for f in ALL_TYPES["fields"]]
     results = []
     for provider in (postgres, sqlite):

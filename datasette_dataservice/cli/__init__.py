@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 import click
+from datasette.utils import StartupError
 
 from ..config import PLUGIN_NAME
 from ..errors import DataServiceError
@@ -68,6 +69,8 @@ def run_with_service(data_dir: str, work):
         return asyncio.run(run())
     except DataServiceError as error:
         raise click.ClickException("; ".join(error.errors)) from error
+    except StartupError as error:  # e.g. a server holds the data directory
+        raise click.ClickException(str(error)) from error
 
 
 from . import catalog, demo, transfer  # noqa: E402, F401  (they add their commands)

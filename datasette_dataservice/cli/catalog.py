@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..schema import json_text
 from . import dataservice, run_with_service
 
 ACTOR = "cli"
@@ -24,7 +25,7 @@ def _echo(value: Any) -> None:
 
 def _schema_file(path: str) -> dict:
     try:
-        return json.loads(Path(path).read_text())
+        return json_text.loads(Path(path).read_text())
     except ValueError as e:
         raise click.BadParameter(f"{path} is not JSON: {e}") from e
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import click
-from datasette.utils import deep_dict_update, pairs_to_nested_config
+from datasette.utils import StartupError, deep_dict_update, pairs_to_nested_config
 
 from ..config import DEFAULT_DATA_DIR, PLUGIN_NAME
 from . import _plugin_config, _secret, dataservice
@@ -47,7 +47,10 @@ def demo(ctx, data_dir, config, settings, metadata, host: str, port: int):
     plugin_config = served_plugin_config(config, settings)
     data_path = Path(data_dir or plugin_config.get("data_dir") or DEFAULT_DATA_DIR).resolve()
     secret = _secret(data_path)
-    created, token = asyncio.run(_seed(plugin_config, data_path, secret, seed_demo))
+    try:
+        created, token = asyncio.run(_seed(plugin_config, data_path, secret, seed_demo))
+    except StartupError as error:  # e.g. a server holds the data directory
+        raise click.ClickException(str(error)) from error
     base = f"http://{host}:{port}"
     click.echo(
         f"{'Seeded' if created else 'Found'} the demo app in {data_path}\n"

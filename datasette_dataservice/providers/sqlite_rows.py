@@ -151,7 +151,10 @@ def all_keys(conn: sqlite3.Connection, source: str, columns: tuple[str, ...]) ->
 def rows_by_key(
     conn: sqlite3.Connection, spec: TableSpec, source: str, key: list[str], keys: list[tuple]
 ) -> dict[tuple, dict[str, Any]]:
-    """Stored rows (as JSON-native records) for each primary-key tuple found."""
+    """Stored rows (as JSON-native records) for each primary-key tuple found. The keys are
+    as the request gave them: one SQLite cannot bind (an integer beyond 64 bits) matches no
+    stored row, and the row validator then says what is wrong with it."""
+    keys = [k for k in keys if all(_bindable(v) for v in k)]
     if not keys:
         return {}
     by_name = {f["name"]: f for f in spec.fields}
@@ -173,6 +176,10 @@ def rows_by_key(
                 native["_id"] = record["_id"]
             found[tuple(row[: len(key)])] = native
     return found
+
+
+def _bindable(value: Any) -> bool:
+    return type(value) is not int or -(2**63) <= value < 2**63
 
 
 def write_batch(

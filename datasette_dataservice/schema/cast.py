@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -31,13 +32,17 @@ from frictionless.fields.geopoint import geopoint
 from frictionless.fields.yearmonth import yearmonth
 from frictionless.schema import field as field_module
 
+from . import json_text
 from .patterns import compile_pattern
+from .stored_numbers import INT64_MAX, INT64_MIN, storable_number
 
 # What a field cast returns next to the value (the generated code relies on these numbers)
 OK, BLANK, BLANK_INVALID, INVALID = 0, 1, 2, 3
 # Field types whose cast values are dicts or lists (keyed by their JSON text for uniqueness)
 UNHASHABLE_TYPES = {"object", "array", "list", "geojson", "any"}
 BOUND_CONSTRAINTS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+# Types whose text cells frictionless reads with json.loads: read by json_text first instead
+JSON_TEXT_TYPES = {"object", "array", "geojson"}
 
 ERROR_CLASSES: dict[str, type[Error]] = {
     cls.type: cls
@@ -151,6 +156,7 @@ class FieldCaster:
                 k: v for k, v in field.constraints.items() if k != "pattern"
             }
             reader_field.schema = field.schema
+        self.json_text = field.type in JSON_TEXT_TYPES
         self._read = reader_field.create_cell_reader()
         self._value = field.create_value_reader()
         self.missing_values = (
@@ -160,18 +166,30 @@ class FieldCaster:
         )
 
     def __call__(self, value: Any, row_number: int, errors: list[dict]) -> tuple[Any, int]:
+        cell: Any = value
+        if self.json_text and type(value) is str and value not in self.missing_values:
+            try:
+                cell = json_text.loads(value)
+            except ValueError as e:
+                errors.append(self.error("type-error", row_number, value, f"{self.type_note}: {e}"))
+                return None, INVALID
         if self.bool_is_invalid and (value is True or value is False):
             cell, notes = None, {"type": self.type_note}
         else:
             try:
                 cell, notes = self._read(
-                    list(value) if self.copy_lists and isinstance(value, list) else value
+                    list(cell) if self.copy_lists and isinstance(cell, list) else cell
                 )
             except Exception:  # a bound frictionless cannot compare (e.g. naive vs aware)
-                cell, notes = self._careful(value)
+                cell, notes = self._careful(cell)
             else:
                 if self._matches is not None and not (notes and "type" in notes):
                     notes = self._check_pattern(cell, notes)
+        if cell is not None and (self.type == "integer" or self.type == "number"):
+            cell, problem = storable_number(cell, self.type == "integer")
+            if problem:
+                errors.append(self.error("type-error", row_number, value, problem))
+                return None, INVALID
         if notes is None:
             if cell is None:
                 return None, BLANK
@@ -399,14 +417,21 @@ def fast_paths(field: Field, missing_values: list[str]) -> tuple[list[tuple[str,
     # Text (CSV cells) is converted first, then checked: "{w}" holds the converted value.
     converted_checks = checks.replace("{v}", "{w}")
     if kind == "integer":
-        paths += [(f"type({{v}}) is int{checks}", "{v}")] if plain else []
+        in_range = f" and {INT64_MIN} <= {{v}} <= {INT64_MAX}"
+        paths += [(f"type({{v}}) is int{in_range}{checks}", "{v}")] if plain else []
         if not checks and field.bare_number:
             paths.append((strv + " and {c}re({v})", "int({v})"))
         elif field.bare_number:
             condition = strv + " and {c}re({v}) and (({w} := int({v})) or True)"
             paths.append((condition + converted_checks, "{w}"))
     elif kind == "number":
-        paths += [(f"(type({{v}}) is float or type({{v}}) is int){checks}", "{v}")] if plain else []
+        # finite floats (NaN compares false), integers of 64 bits (see storable_number)
+        number = (
+            "(type({v}) is float and -{c}inf < {v} < {c}inf or type({v}) is int"
+            f" and {INT64_MIN} <= {{v}} <= {INT64_MAX})"
+        )
+        consts["inf"] = math.inf
+        paths += [(number + checks, "{v}")] if plain else []
         if not {"group_char", "decimal_char", "bare_number"} & set(defined):
             if not checks:
                 paths.append((strv + " and {c}re({v})", "float({v})"))

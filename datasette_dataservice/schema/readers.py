@@ -15,8 +15,11 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from . import json_text
 
 FORMATS = ("csv", "tsv", "json", "ndjson")
 CONTENT_TYPES = {
@@ -31,6 +34,13 @@ CONTENT_TYPES = {
 
 class ReadError(ValueError):
     """The upload is not in the format it claims; the message says where."""
+
+
+def _not_json(name: str) -> Any:
+    raise ReadError(f"{name} is not valid JSON: JSON has no such number")
+
+
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _text(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -58,8 +68,11 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 def _json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
-    decoder = json.JSONDecoder()
-    buffer, position, started = "", 0, False
+    """Each element as json_text reads JSON: json's raw_decode finds where it ends (so the
+    array streams); an element with a surrogate escape, or with brackets enough to nest too
+    deeply, is read again by json_text.loads, whose checks json's decoder lacks."""
+    decoder = json.JSONDecoder(parse_constant=_not_json)
+    buffer, position, started, count = "", 0, False, 0
     for text in _text(chunks):
         buffer = buffer[position:] + text
         position = 0
@@ -79,6 +92,18 @@ def _json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
                 value, end = decoder.raw_decode(buffer, position)
             except json.JSONDecodeError:
                 break  # the value continues in the next chunk
+            except RecursionError:
+                raise ReadError(
+                    f"element {count + 1} of the JSON array nests more than "
+                    f"{json_text.MAX_DEPTH} levels deep"
+                ) from None
+            count += 1
+            brackets = buffer.count("[", position, end) + buffer.count("{", position, end)
+            if brackets > json_text.MAX_DEPTH or SURROGATE_ESCAPE.search(buffer, position, end):
+                try:
+                    value = json_text.loads(buffer[position:end])
+                except ValueError as e:
+                    raise ReadError(f"element {count} of the JSON array: {e}") from None
             yield value
             position = end
     if buffer[position:].strip():
@@ -91,9 +116,10 @@ def _ndjson(chunks: Iterable[bytes]) -> Iterator[Any]:
     for number, line in enumerate(_lines(chunks), start=1):
         if line.strip():
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as e:
+                value = json_text.loads(line)
+            except ValueError as e:
                 raise ReadError(f"line {number} is not JSON: {e}") from e
+            yield value
 
 
 def read_rows(chunks: Iterable[bytes], format: str) -> Iterator[Any]:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from datasette.database import Database
 
 from ..catalog import migrations, store
+from ..catalog.data_dir_lock import DataDirLock
 from ..config import CATALOG_DATABASE, DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
 from ..providers.base import Provider
@@ -73,21 +74,27 @@ class DataService:
         _services[datasette] = self
 
     async def start(self) -> None:
-        """Create the data directory, migrate the catalog, attach it and every datasource."""
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.config.catalog_path, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode = wal")
-            migrations.migrate(conn)
-        finally:
-            conn.close()
-        if CATALOG_DATABASE not in self.datasette.databases:
+        """Create and lock the data directory, migrate the catalog, attach it and every
+        datasource. DataDirInUse when another process holds the data directory."""
+        if CATALOG_DATABASE in self.datasette.databases:
+            self.catalog = self.datasette.get_database(CATALOG_DATABASE)
+        else:
+            self.config.data_dir.mkdir(parents=True, exist_ok=True)
+            lock = DataDirLock.acquire(self.config.data_dir)
+            try:
+                conn = sqlite3.connect(self.config.catalog_path, isolation_level=None)
+                try:
+                    conn.execute("PRAGMA journal_mode = wal")
+                    migrations.migrate(conn)
+                finally:
+                    conn.close()
+            except BaseException:
+                lock.release()
+                raise
             self.catalog = self.datasette.add_database(
-                Database(self.datasette, path=str(self.config.catalog_path), is_mutable=True),
+                LockedCatalog(self.datasette, lock, path=str(self.config.catalog_path)),
                 name=CATALOG_DATABASE,
             )
-        else:
-            self.catalog = self.datasette.get_database(CATALOG_DATABASE)
         await self._give_postgres_datasources_databases()
         for datasource in await self.read(store.all_active_datasources):
             self.attach_datasource(datasource)
@@ -306,6 +313,20 @@ class DataService:
                 f'"{app_slug}"'
             )
         return datatable
+
+
+class LockedCatalog(Database):
+    """The catalog database; it holds the data directory's lock until it is closed."""
+
+    def __init__(self, datasette, lock: DataDirLock, *, path: str):
+        super().__init__(datasette, path=path, is_mutable=True)
+        self.lock = lock
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.lock.release()
 
 
 def provider_config_of(row: dict[str, Any]) -> dict[str, Any]:

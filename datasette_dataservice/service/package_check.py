@@ -16,6 +16,7 @@ from itertools import islice
 from typing import Any
 
 from ..errors import DataServiceError
+from ..schema import json_text
 from ..schema.cast import make_error
 from ..schema.descriptor import check_descriptor
 from ..schema.names import MAX_NAME_LENGTH, datatable_name_problem
@@ -104,7 +105,7 @@ def read_descriptor(archive: zipfile.ZipFile) -> tuple[dict[str, Any], str]:
 
 def _json_member(archive: zipfile.ZipFile, member: str, what: str) -> Any:
     try:
-        return json.loads(archive.read(member).decode("utf-8-sig"))
+        return json_text.loads(archive.read(member).decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as e:
         refuse([f"{what} is not valid JSON: {e}"])
 

@@ -3,7 +3,8 @@
 A change writes a pending row to the catalog, migrates the physical table in one SQLite
 transaction, then records the new version and removes the pending row in one catalog
 transaction. A crash leaves the physical table old or new, never half; this finds out which
-and brings the catalog to the same place.
+and brings the catalog to the same place. A table in neither shape (changed behind the
+service's back) is reported as such, never as rolled back.
 """
 
 from __future__ import annotations
@@ -32,13 +33,28 @@ async def _resolve(service: DataService, pending: dict) -> str:
     )
     rebuilt = bool(operation.get("details", {}).get("rebuild"))
     provider = service.provider_for(datatable)
-    applied = not datatable["is_materialized"] or await provider.has_schema(new_spec, rebuilt)
+    materialized = bool(datatable["is_materialized"])
+    applied = not materialized or await provider.has_schema(new_spec, rebuilt)
+    # Only a table still in the catalog's shape was rolled back; anything else is reported.
+    unchanged = not applied and await provider.has_schema(table_spec(datatable), rebuilt)
     changes = {
         "json_schema": pending["json_schema"],
         "schema_hash": pending["schema_hash"],
         "schema_version": pending["version"],
         "field_aliases": pending["field_aliases"],
     }
+    if applied:
+        status, error, outcome = "applied", None, "completed"
+    elif unchanged:
+        status, outcome = "failed", "rolled back"
+        error = "interrupted before the table changed; rolled back"
+    else:
+        status, outcome = "failed", "table matches neither schema version"
+        error = (
+            f"interrupted; the table matches neither schema version "
+            f"{datatable['schema_version']} (kept in the catalog) nor the change to version "
+            f"{pending['version']}: check the table against the catalog's schema"
+        )
 
     def resolve(conn) -> None:
         if applied:
@@ -53,11 +69,8 @@ async def _resolve(service: DataService, pending: dict) -> str:
         else:
             history.delete_pending_change(conn, pending["datatable_id"])
         audit.record(
-            conn,
-            **{**operation, "operation": "recover_schema_change"},
-            status="applied" if applied else "failed",
-            error=None if applied else "interrupted before the table changed; rolled back",
+            conn, **{**operation, "operation": "recover_schema_change"}, status=status, error=error
         )
 
     await service.write(resolve)
-    return f"{operation['target']}: {'completed' if applied else 'rolled back'}"
+    return f"{operation['target']}: {outcome}"

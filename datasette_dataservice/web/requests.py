@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-import orjson
 from datasette.utils.asgi import PayloadTooLarge
 
 from ..errors import BadRequest, DataServiceError
+from ..schema import json_text
 
 DIGITS = re.compile(r"[0-9]{1,18}")
-LONG_DIGITS = re.compile(rb"[0-9]{19}")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
@@ -55,11 +53,11 @@ async def json_body(
     if not raw.strip():
         raise BadRequest("Request body must be a JSON object")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(f"Invalid JSON: {e}") from e
-    except RecursionError as e:
+        body = json_text.loads(raw)
+    except json_text.TooDeep as e:
         raise BadRequest(f"JSON nests more than {max_depth} levels deep") from e
+    except ValueError as e:
+        raise BadRequest(f"Invalid JSON: {e}") from e
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
     if json_depth(body, max_depth) > max_depth:
@@ -73,19 +71,6 @@ async def json_body(
             ]
         )
     return body
-
-
-def loads_exact(raw: bytes) -> Any:
-    """JSON at orjson's speed, every integer exact: orjson reads one beyond 64 bits as a
-    float (2**70 as 1.1805916207174113e+21, -2**63-1 as -2**63), so a body with a run of
-    19 digits is read again by json, which keeps it. Errors are ValueErrors."""
-    data = orjson.loads(raw)
-    if not LONG_DIGITS.search(raw):
-        return data
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("JSON nests too deeply") from None
 
 
 def flag(request, name: str) -> bool | None:
@@ -124,7 +109,3 @@ def positive_int(value: str, name: str) -> int:
     if not DIGITS.fullmatch(value):
         raise BadRequest(f'"{name}" must be a positive integer')
     return int(value)
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")

@@ -32,6 +32,7 @@ TEXT_KINDS = {"text"}
 TEXT_LIKE_KINDS = {"date", "timestamp", "time"}  # stored as text by SQLite
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_UPPER.lower())
+_DIGITS = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)  # an integer, however long
 _INTEGER = re.compile(r"^\s*[+-]?0*(\d{1,20})\s*$", re.ASCII)  # PostgreSQL reads ASCII only
 _NUMBER = re.compile(
     r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|[+-]?inf(?:inity)?", re.ASCII | re.IGNORECASE
@@ -143,12 +144,17 @@ def _text(column: Column | None, name: str) -> str:
     return f"CAST({expr} AS text)"
 
 
-def _unfit(column: Column | None, name: str, operator: str, placeholder: str) -> str:
+def _unfit(column: Column | None, name: str, operator: str, placeholder: str, value: str) -> str:
     """``column <operator> value`` for a value the column's type cannot hold, as SQLite
-    answers it: dates and times compare as their text; a number is less than any text."""
+    answers it: dates and times compare as their text; an integer beyond the column's range
+    as the number it is (web/core_filters.py binds it so on SQLite); a number is less than
+    any text."""
     if column is not None and column.kind in TEXT_LIKE_KINDS:
         return f'{_text(column, name)} COLLATE "C" {operator} {placeholder}'
-    if operator in ("=", ">", ">="):
+    never = operator in ("=", ">", ">=")  # no stored value is above (or equal to) it
+    if column is not None and column.kind == "integer" and _DIGITS.fullmatch(value):
+        never = operator in ("=", "<", "<=") if value.strip().startswith("-") else never
+    if never:
         return "FALSE"
     return f"{_expr(column, name)} IS NOT NULL"
 
@@ -238,7 +244,7 @@ def _exact(negate: bool) -> Build:
         placeholder = where.add_param(value)
         operator = "!=" if negate else "="
         if not fits(column, value):
-            return _unfit(column, name, operator, placeholder)
+            return _unfit(column, name, operator, placeholder, value)
         return f"{_equatable(column, name)} {operator} {placeholder}"
 
     return build
@@ -262,7 +268,7 @@ def _comparison(lookup: str) -> Build:
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         placeholder = where.add_param(value, shown=_coerce_numeric_filter_value(value))
         if not fits(column, value):
-            return _unfit(column, name, operator, placeholder)
+            return _unfit(column, name, operator, placeholder, value)
         return f"{_ordered(column, name)} {operator} {placeholder}"
 
     return build
@@ -293,7 +299,7 @@ def _in(negate: bool) -> Build:
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         try:
             values = split_values(value)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
             raise DatasetteError(f"Invalid JSON list: {error}", status=400) from error
         if not isinstance(values, list):
             values = [values]

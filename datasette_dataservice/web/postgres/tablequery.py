@@ -190,7 +190,7 @@ def _compare(relation: Relation, where: filters.Where, name: str, operator: str,
     column = relation.column(name)
     placeholder = where.add_param(value)
     if not filters.fits(column, value):
-        return filters._unfit(column, name, operator, placeholder)
+        return filters._unfit(column, name, operator, placeholder, value)
     return f"{filters._ordered(column, name)} {operator} {placeholder}"
 
 
