@@ -111,8 +111,6 @@ def permission_rules(datasette, actor: dict | None, action: str):
         rules.append(_deny_database("the data service catalog changes through /-/apps only"))
     if action in SCHEMA_ACTIONS:
         return _with_tables(datasette, rules, MANAGED_REASON)
-    if action in ROW_ACTIONS and not _is_root(actor):
-        return _with_tables(datasette, rules, DELETED_REASON, deleted_only=True)
     return rules or None
 
 
@@ -134,23 +132,21 @@ def _deny_database(reason: str) -> PermissionSQL:
 
 
 MANAGED_REASON = "managed by the data service: change its schema through /-/apps"
-DELETED_REASON = "its datatable is soft-deleted"
-ROW_ACTIONS = {"view-table", "insert-row", "update-row", "delete-row"}
 
 
 def _is_root(actor: dict | None) -> bool:
     return bool(actor and actor.get("id") == "root")
 
 
-def _with_tables(datasette, rules: list[PermissionSQL], reason: str, deleted_only=False):
-    """Add a deny for managed tables (or only soft-deleted ones) to ``rules``."""
+def _with_tables(datasette, rules: list[PermissionSQL], reason: str):
+    """Add a deny for every managed table to ``rules``."""
 
     async def rules_with_tables() -> list[PermissionSQL]:
         try:
             service = service_for(datasette)
         except KeyError:  # not started yet: nothing is managed
             return rules
-        tables = await service.managed_tables(deleted_only=deleted_only)
+        tables = await service.managed_tables()
         if not tables:
             return rules
         return [

@@ -12,6 +12,7 @@ from .providers.postgres_tables import PostgresFlatTable, PostgresJsonb
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import DataService, is_managed_database, managed_databases_of
 from .service.recovery import recover_interrupted_changes
+from .service.softdelete import reconcile_trash
 from .tenancy import middleware as tenant_middleware
 from .web import actions
 from .web.postgres.mount import mount as mount_postgres
@@ -30,6 +31,10 @@ def startup(datasette):
         await service.start()
         for outcome in await recover_interrupted_changes(service):
             print(f"datasette-dataservice recovered an interrupted schema change: {outcome}")
+        for outcome in await reconcile_trash(service):
+            print(
+                f"datasette-dataservice finished an interrupted soft delete or restore: {outcome}"
+            )
 
     return start_data_service
 

@@ -20,7 +20,7 @@ ACTION_END = r"/?$"
 
 # Datasette's own write endpoints, with core's patterns (see web/core_writes.py).
 CORE_TABLE = r"^/(?P<database>[^\/\.]+)/(?P<table>[^\/\.]+)/-/"
-CORE_ROW = r"^/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/update$"
+CORE_ROW = r"^/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/"
 # The same endpoints of Postgres-backed tables, at their mount (see web/postgres/mount.py).
 PG_TABLE = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/(?P<table>[^/.]+)/-/"
 PG_ROW = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)/-/"
@@ -43,7 +43,8 @@ def route_table() -> list[tuple[str, object]]:
         *datapackage.ROUTES,
         *instance.ROUTES,
         *core_writes,
-        (CORE_ROW, core_write_view("update")),
+        (CORE_ROW + "update$", core_write_view("update")),
+        (CORE_ROW + "delete$", core_write_view("delete")),
         (PREFIX + END, endpoint(pages.apps_page, get=apps.list_apps, post=apps.create_app)),
         (r"^/-/apps/openapi\.json$", endpoint(get=apps.openapi_json)),
         (PREFIX + APP + "/stats" + END, endpoint(get=apps.app_stats)),

@@ -1,0 +1,164 @@
+"""Soft delete means invisible (issue 12 item 4): a soft-deleted datatable's table leaves the
+served database, so no SQL, listing or URL reaches its rows or names it; restore brings it all
+back unchanged. Parametrized over {flat_table, jsonb} x {sqlite, postgres}."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import psycopg
+import pytest
+import pytest_asyncio
+from conftest import assert_error, close_data_service
+from test_contract import COMBINATIONS, ROWS, start_service
+
+ABSENT = "never_existed"
+BASE = "/-/apps/shop/datasources/main/datatables"
+
+
+@pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
+async def stocked(request, tmp_path, postgres_config):
+    provider, engine = request.param
+    service = await start_service(tmp_path, provider, engine, postgres_config)
+    service.prefix = postgres_config["main"]["schema_prefix"]  # this test's schemas only
+    service.schema = service.prefix + service.datatable["database"]
+    service.dsn = postgres_config["main"]["dsn"]
+    assert (await service.insert(ROWS)).status_code == 201
+    yield service
+    await close_data_service(service.ds)
+
+
+def _json_path_name(service) -> str:
+    return urllib.parse.unquote(service.json_path.split("?")[0].rsplit("/", 1)[1]).removesuffix(
+        ".json"
+    )
+
+
+async def anonymous(service, path: str, method: str = "get", body=None):
+    if method == "get":
+        return await service.ds.client.get(path)
+    return await service.ds.client.post(path, json=body or {})
+
+
+async def assert_as_if_absent(service, path: str, name: str, method="get", body=None):
+    """Non-root gets for ``name`` exactly what it gets for a name that never existed."""
+    seen = await anonymous(service, path, method, body)
+    never = await anonymous(service, path.replace(name, ABSENT), method, body)
+    assert seen.status_code == never.status_code, (path, seen.status_code, seen.text[:300])
+    assert seen.text.replace(name, ABSENT) == never.text, (path, seen.text[:300])
+    return seen
+
+
+def query_path(service, sql: str) -> str:
+    return f"{service.database_path}/-/query.json?" + urllib.parse.urlencode({"sql": sql})
+
+
+def catalog_queries(service) -> list[str]:
+    """What user SQL can ask the engine about the datasource's tables (on Postgres, of this
+    test's schemas only: other tests' tables share the server)."""
+    if service.engine == "sqlite":
+        return ["select name, tbl_name, sql from sqlite_master"]
+    ours = f"like '{service.prefix}%'"
+    return [
+        f"select schemaname, tablename from pg_tables where schemaname {ours}",
+        f"select schemaname, viewname from pg_views where schemaname {ours}",
+        f"select schemaname, indexname, indexdef from pg_indexes where schemaname {ours}",
+        "select n.nspname, c.relname from pg_class c join pg_namespace n"
+        f" on n.oid = c.relnamespace where n.nspname {ours}",
+        "select n.nspname, c.conname from pg_constraint c join pg_namespace n"
+        f" on n.oid = c.connamespace where n.nspname {ours}",
+    ]
+
+
+async def storage_snapshot(service) -> dict:
+    """Everything the engine stores about the datasource's tables, rows included."""
+    if service.engine == "sqlite":
+        db = service.ds.get_database(service.datatable["database"])
+        master = await db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY 2")
+        table = service.datatable["physical_table_name"]
+        rows = await db.execute(f'SELECT rowid, * FROM "{table}" ORDER BY rowid')
+        return {"master": [list(r) for r in master], "rows": [list(r) for r in rows]}
+    queries = {
+        "relations": "SELECT c.relname, c.relkind FROM pg_class c WHERE c.relnamespace ="
+        " %(s)s::regnamespace ORDER BY 1",
+        "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default,"
+        " is_identity FROM information_schema.columns WHERE table_schema = %(s)s ORDER BY 1,"
+        " ordinal_position",
+        "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+        " FROM pg_constraint WHERE connamespace = %(s)s::regnamespace ORDER BY 1, 2",
+        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s"
+        " ORDER BY 1",
+        "views": "SELECT viewname, definition FROM pg_views WHERE schemaname = %(s)s ORDER BY 1",
+        "grants": "SELECT table_name, grantee, privilege_type FROM"
+        " information_schema.role_table_grants WHERE table_schema = %(s)s ORDER BY 1, 2, 3",
+    }
+    table = f'"{service.schema}"."{service.datatable["physical_table_name"]}"'
+    with psycopg.connect(service.dsn) as conn:
+        snapshot = {
+            key: conn.execute(sql, {"s": service.schema}).fetchall()
+            for key, sql in queries.items()
+        }
+        order = "id" if service.provider == "jsonb" else "1"
+        snapshot["rows"] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+    return snapshot
+
+
+@pytest.mark.asyncio
+async def test_a_soft_deleted_datatable_is_invisible_and_restore_brings_it_back(stocked):
+    service = stocked
+    service.json_path_name = _json_path_name(service)
+    table = service.datatable["physical_table_name"]
+    resource = service.json_path_name
+    before = await storage_snapshot(service)
+    listing_before = (await service.get(f"{service.database_path}.json")).json()
+    for name in {table, resource}:  # readable before: the checks below are not vacuous
+        response = await anonymous(service, query_path(service, f'select * from "{name}"'))
+        assert response.status_code == 200 and len(response.json()["rows"]) == len(ROWS)
+
+    response = await service.ds.client.delete(f"{BASE}/items", headers=service.headers)
+    assert response.status_code == 200, response.text
+
+    for name in {table, resource}:
+        for sql in (f'select * from "{name}"', f"select count(*) from {name}"):
+            response = await assert_as_if_absent(service, query_path(service, sql), name)
+            assert response.status_code >= 400
+        for path in (
+            f"{service.database_path}/{name}",
+            f"{service.database_path}/{name}.json",
+            f"{service.database_path}/{name}.csv",
+            f"{service.database_path}/{name}/1",
+            f"{service.database_path}/{name}/1.json",
+        ):
+            assert (await assert_as_if_absent(service, path, name)).status_code == 404
+        for path, body in (
+            (f"{service.database_path}/{name}/-/insert", {"row": {"id": 9}}),
+            (f"{service.database_path}/{name}/-/upsert", {"rows": [{"id": 1}]}),
+            (f"{service.database_path}/{name}/1/-/update", {"update": {"name": "x"}}),
+            (f"{service.database_path}/{name}/1/-/delete", {}),
+            (f"{service.database_path}/{name}/-/drop", {"confirm": True}),
+        ):
+            response = await assert_as_if_absent(service, path, name, "post", body)
+            assert response.status_code == 404, (path, response.text)
+    for sql in catalog_queries(service):
+        response = await anonymous(service, query_path(service, sql))
+        assert table not in response.text, (sql, response.text[:500])
+    listing = await anonymous(service, f"{service.database_path}.json")
+    assert listing.status_code == 200 and table not in listing.text
+    assert table in json.dumps(listing_before)
+    for path in (f"{BASE}/items/operations.json", f"{BASE}/items.json", f"{BASE}/items/schema.json"):
+        assert_error(await anonymous(service, path), 404)
+    operations = await anonymous(service, "/-/apps/shop/operations.json")
+    assert operations.status_code == 200 and "items" not in operations.text
+
+    response = await service.post(f"{BASE}/items/restore")
+    assert response.status_code == 200, response.text
+    assert await storage_snapshot(service) == before
+    listing_after = (await service.get(f"{service.database_path}.json")).json()
+    assert listing_after.get("table_columns") == listing_before.get("table_columns")
+    assert [t["name"] for t in listing_after["tables"]] == [
+        t["name"] for t in listing_before["tables"]
+    ]
+    for name in {table, resource}:
+        response = await anonymous(service, query_path(service, f'select * from "{name}"'))
+        assert response.status_code == 200 and len(response.json()["rows"]) == len(ROWS)
