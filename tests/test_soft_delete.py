@@ -10,8 +10,11 @@ import urllib.parse
 import psycopg
 import pytest
 import pytest_asyncio
-from conftest import assert_error, close_data_service
-from test_contract import COMBINATIONS, ROWS, start_service
+from conftest import assert_error, close_data_service, path_of
+from test_contract import COMBINATIONS, ROWS, SCHEMA, start_service
+
+from datasette_dataservice.providers.base import TableSpec
+from datasette_dataservice.service.core import service_for
 
 ABSENT = "never_existed"
 BASE = "/-/apps/shop/datasources/main/datatables"
@@ -87,8 +90,7 @@ async def storage_snapshot(service) -> dict:
         " ordinal_position",
         "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
         " FROM pg_constraint WHERE connamespace = %(s)s::regnamespace ORDER BY 1, 2",
-        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s"
-        " ORDER BY 1",
+        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s ORDER BY 1",
         "views": "SELECT viewname, definition FROM pg_views WHERE schemaname = %(s)s ORDER BY 1",
         "grants": "SELECT table_name, grantee, privilege_type FROM"
         " information_schema.role_table_grants WHERE table_schema = %(s)s ORDER BY 1, 2, 3",
@@ -96,8 +98,7 @@ async def storage_snapshot(service) -> dict:
     table = f'"{service.schema}"."{service.datatable["physical_table_name"]}"'
     with psycopg.connect(service.dsn) as conn:
         snapshot = {
-            key: conn.execute(sql, {"s": service.schema}).fetchall()
-            for key, sql in queries.items()
+            key: conn.execute(sql, {"s": service.schema}).fetchall() for key, sql in queries.items()
         }
         order = "id" if service.provider == "jsonb" else "1"
         snapshot["rows"] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
@@ -146,7 +147,11 @@ async def test_a_soft_deleted_datatable_is_invisible_and_restore_brings_it_back(
     listing = await anonymous(service, f"{service.database_path}.json")
     assert listing.status_code == 200 and table not in listing.text
     assert table in json.dumps(listing_before)
-    for path in (f"{BASE}/items/operations.json", f"{BASE}/items.json", f"{BASE}/items/schema.json"):
+    for path in (
+        f"{BASE}/items/operations.json",
+        f"{BASE}/items.json",
+        f"{BASE}/items/schema.json",
+    ):
         assert_error(await anonymous(service, path), 404)
     operations = await anonymous(service, "/-/apps/shop/operations.json")
     assert operations.status_code == 200 and "items" not in operations.text
@@ -162,3 +167,94 @@ async def test_a_soft_deleted_datatable_is_invisible_and_restore_brings_it_back(
     for name in {table, resource}:
         response = await anonymous(service, query_path(service, f'select * from "{name}"'))
         assert response.status_code == 200 and len(response.json()["rows"]) == len(ROWS)
+
+
+ORDERS = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True}},
+        {"name": "item_id", "type": "integer"},
+    ],
+    "primaryKey": ["id"],
+    "foreignKeys": [{"fields": ["item_id"], "reference": {"resource": "items", "fields": ["id"]}}],
+}
+
+
+async def create_orders(service) -> dict:
+    response = await service.post(
+        "/-/apps/shop/datasources/main/datatables", {"name": "orders", "json_schema": ORDERS}
+    )
+    assert response.status_code == 201, response.text
+    orders = response.json()
+    row = {"id": 1, "item_id": 1}
+    body = {"rows": service.body_rows([row])}
+    response = await service.post(path_of(orders["insert_url"]), body)
+    assert response.status_code == 201, response.text
+    return orders
+
+
+def without_rows(snapshot: dict) -> dict:
+    return {k: v for k, v in snapshot.items() if k != "rows"}
+
+
+@pytest.mark.asyncio
+async def test_foreign_keys_never_cross_between_live_and_deleted_tables(stocked):
+    service = stocked
+    await create_orders(service)
+    before = without_rows(await storage_snapshot(service))
+    body = assert_error(
+        await service.ds.client.delete(f"{BASE}/items", headers=service.headers), 409
+    )
+    assert '"orders" has a foreign key to it' in body["error"]
+
+    assert (
+        await service.ds.client.delete(f"{BASE}/orders", headers=service.headers)
+    ).status_code == 200
+    # The deleted child holds no live row: its parent row can go.
+    response = await service.post(f"{service.table_path}/1/-/delete")
+    assert response.status_code == 200, response.text
+    body = assert_error(await service.post(f"{BASE}/orders/restore"), 409)
+    assert "item_id" in body["error"] or "FOREIGN KEY" in body["error"].upper(), body
+    assert (await service.insert(ROWS[:1])).status_code == 201
+    assert (await service.post(f"{BASE}/orders/restore")).status_code == 200
+
+    # A deleted parent: the child is deleted first, restored last.
+    for name in ("orders", "items"):
+        response = await service.ds.client.delete(f"{BASE}/{name}", headers=service.headers)
+        assert response.status_code == 200, response.text
+    body = assert_error(await service.post(f"{BASE}/orders/restore"), 409)
+    assert 'deleted datatable "items": restore that one first' in body["error"]
+    for name in ("items", "orders"):
+        assert (await service.post(f"{BASE}/{name}/restore")).status_code == 200
+    assert without_rows(await storage_snapshot(service)) == before
+    orders = await service.get(
+        f"{service.database_path}/-/query.json?sql=select+count(*)+as+n+from+shop_orders"
+    )
+    assert orders.json()["rows"] == [{"n": 1}]
+
+
+@pytest.mark.asyncio
+async def test_purge_drops_a_deleted_table_from_the_trash(stocked):
+    service = stocked
+    assert (
+        await service.ds.client.delete(f"{BASE}/items", headers=service.headers)
+    ).status_code == 200
+    response = await service.ds.client.delete(
+        f"{BASE}/items?purge=true&confirm=items", headers=service.headers
+    )
+    assert response.status_code == 200, response.text
+    assert await placement(service) == set()
+    response = await service.post(
+        "/-/apps/shop/datasources/main/datatables", {"name": "items", "json_schema": SCHEMA}
+    )
+    assert response.status_code == 201, response.text
+    assert await service.rows() == []
+
+
+async def placement(service) -> set[str]:
+    """Where the storage holds the datatable's table: "served", "hidden", both or neither."""
+    data = service_for(service.ds)
+    database = service.datatable["database"]
+    connection = "main" if service.engine == "postgres" else None
+    storage = data.attach(database, service.engine, connection)
+    provider = data.provider_class(service.provider, service.engine)(storage)
+    return await provider.placement(TableSpec(service.datatable["physical_table_name"], SCHEMA))

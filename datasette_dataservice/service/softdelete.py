@@ -17,9 +17,11 @@ import json
 from ..catalog import store
 from ..errors import Conflict
 from ..providers.base import ProviderError
+from ..providers.sqlite_ddl import key_list
 from . import audit
 from .core import DataService
 from .datatables import ensure_unreferenced, siblings_of, table_spec
+from .writes import foreign_key_lookup
 
 
 async def delete_datatable(
@@ -73,11 +75,35 @@ async def _move(service: DataService, actor: str | None, datatable: dict, active
         )
 
     try:
+        if sql and active:
+            await _ensure_keys_found(service, datatable, spec)
         await service.write(record)
     except BaseException:
         if sql:  # keep catalog and storage in agreement
             await (provider.hide(spec) if active else provider.unhide(spec))
         raise
+
+
+async def _ensure_keys_found(service: DataService, datatable: dict, spec) -> None:
+    """409 if a restored row's foreign key names a row deleted meanwhile (flat tables' engines
+    refuse that on their own; jsonb documents are checked here)."""
+    lookup = await foreign_key_lookup(service, datatable, spec)
+    provider = service.provider_for(datatable)
+    for foreign_key in spec.schema.get("foreignKeys") or []:
+        reference = foreign_key["reference"]
+        found = lookup(reference.get("resource") or "", tuple(key_list(reference["fields"])))
+        if found is None:
+            continue
+        fields = tuple(key_list(foreign_key["fields"]))
+        keys = await provider.all_keys(spec, fields)
+        missing = [key for key in keys if None not in key and key not in found]
+        if missing:
+            target = reference.get("resource") or datatable["name"]
+            raise Conflict(
+                f'DataTable "{datatable["name"]}" cannot be restored: {len(missing)} of its rows'
+                f' have {", ".join(fields)} values that "{target}" no longer holds, e.g.'
+                f" {list(missing[0])}; add those rows back first"
+            )
 
 
 async def reconcile_trash(service: DataService) -> list[str]:
