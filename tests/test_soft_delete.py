@@ -10,11 +10,12 @@ import urllib.parse
 import psycopg
 import pytest
 import pytest_asyncio
-from conftest import assert_error, close_data_service, path_of
+from conftest import assert_error, close_data_service, make_datasette, path_of
 from test_contract import COMBINATIONS, ROWS, SCHEMA, start_service
 
 from datasette_dataservice.providers.base import TableSpec
 from datasette_dataservice.service.core import service_for
+from datasette_dataservice.service.datatables import table_spec
 
 ABSENT = "never_existed"
 BASE = "/-/apps/shop/datasources/main/datatables"
@@ -258,3 +259,76 @@ async def placement(service) -> set[str]:
     storage = data.attach(database, service.engine, connection)
     provider = data.provider_class(service.provider, service.engine)(storage)
     return await provider.placement(TableSpec(service.datatable["physical_table_name"], SCHEMA))
+
+
+@pytest.mark.asyncio
+async def test_a_deleted_datasource_keeps_its_tables_apart_from_the_trash(stocked):
+    """Deleting a datasource stops serving its database; its tables stay in place, and a
+    datatable deleted on its own before stays in the trash through the datasource's restore."""
+    service = stocked
+    await service.post(
+        "/-/apps/shop/datasources/main/datatables", {"name": "gone", "json_schema": SCHEMA}
+    )
+    assert (
+        await service.ds.client.delete(f"{BASE}/gone", headers=service.headers)
+    ).status_code == 200
+    datasource = "/-/apps/shop/datasources/main"
+    assert (await service.ds.client.delete(datasource, headers=service.headers)).status_code == 200
+    assert (await anonymous(service, f"{service.database_path}.json")).status_code == 404
+    response = await service.ds.client.delete(
+        f"{BASE}/gone?purge=true&confirm=gone", headers=service.headers
+    )
+    assert response.status_code == 200, response.text
+    assert (await anonymous(service, f"{service.database_path}.json")).status_code == 404
+
+    assert (await service.post(f"{datasource}/restore")).status_code == 200
+    assert len(await service.rows()) == len(ROWS)
+    assert await placement(service) == {"served"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("crash", ["after_hide", "after_unhide", "between_commits"])
+async def test_start_up_puts_the_table_where_the_catalog_says(
+    stocked, tmp_path, postgres_config, crash, monkeypatch
+):
+    """A crash between the storage move and the catalog write (or, on SQLite, between the
+    two files' commits) is put right at the next start: storage follows the catalog."""
+    service = stocked
+    data = service_for(service.ds)
+    datatable = await data.datatable("", "shop", "main", "items")
+    provider, spec = data.provider_for(datatable), table_spec(datatable)
+    if crash == "after_hide":  # the delete's catalog write never happened
+        await provider.hide(spec)
+        expected, live = {"served"}, True
+    elif crash == "after_unhide":  # the restore's catalog write never happened
+        await service.ds.client.delete(f"{BASE}/items", headers=service.headers)
+        await provider.unhide(spec)
+        expected, live = {"hidden"}, False
+    else:
+        if service.engine == "postgres":
+            pytest.skip("one PostgreSQL transaction moves the table: no two commits")
+        from datasette_dataservice.providers import sqlite_trash
+
+        monkeypatch.setattr(sqlite_trash, "_drop_without_foreign_keys", lambda *args: None)
+        await provider.hide(spec)  # copied to the trash, not yet dropped from the database
+        monkeypatch.undo()
+        expected, live = {"served"}, True
+    assert await placement(service) != expected
+    await close_data_service(service.ds)
+
+    provider_name, engine = service.provider, service.engine
+    restarted = await start_again(tmp_path / f"{provider_name}-{engine}", postgres_config)
+    service.ds = restarted  # the fixture closes it
+    service.headers = {"Authorization": f"Bearer {await restarted.create_token('root')}"}
+    assert await placement(service) == expected
+    response = await anonymous(service, service.json_path)
+    assert (response.status_code == 200) is live
+    if not live:
+        assert (await service.post(f"{BASE}/items/restore")).status_code == 200
+    assert len(await service.rows()) == len(ROWS)
+
+
+async def start_again(data_dir, postgres_config):
+    datasette = make_datasette(data_dir, postgres=postgres_config)
+    await datasette.invoke_startup()
+    return datasette
