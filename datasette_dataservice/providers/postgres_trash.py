@@ -53,6 +53,8 @@ async def hide(
     """Move ``table`` (and ``view``) into the trash schema under opaque names; the caller's
     transaction makes it all or nothing."""
     trash, hidden = trash_schema(schema), hidden_name(table)
+    # Two deletes at once would both create the trash schema: one waits for the other.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [trash])
     oid = (await _rows(conn, "SELECT %s::regclass::oid", [_qualified(schema, table)]))[0][0]
     ran = [
         f"CREATE SCHEMA IF NOT EXISTS {q(trash)}",

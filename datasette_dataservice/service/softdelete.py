@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from ..catalog import store
-from ..errors import Conflict
+from ..errors import Conflict, DataServiceError
 from ..providers.base import ProviderError
 from ..providers.sqlite_ddl import key_list
 from . import audit
@@ -115,18 +115,26 @@ async def reconcile_trash(service: DataService) -> list[str]:
     for datatable in await service.read(store.all_materialized_datatables):
         if datatable["database_name"] not in served:
             continue
-        provider, spec = service.provider_for(datatable), table_spec(datatable)
-        where = await provider.placement(spec)
-        wanted, other = ("served", "hidden") if datatable["is_active"] else ("hidden", "served")
-        if other not in where:
-            continue
-        if wanted in where:  # two complete copies: the move stopped between its commits
-            await (
-                provider.drop_hidden(spec)
-                if wanted == "served"
-                else provider.drop(spec.physical_name)
-            )
-        else:
-            await (provider.unhide(spec) if wanted == "served" else provider.hide(spec))
-        outcomes.append(f"{audit.about_datatable(datatable, None)['target']}: {wanted}")
+        target = audit.about_datatable(datatable, None)["target"]
+        try:
+            outcome = await _put_in_place(service, datatable)
+        except (DataServiceError, ProviderError) as error:  # e.g. PostgreSQL is down
+            outcome = f"not checked ({error}); checked again at the next start"
+        if outcome:
+            outcomes.append(f"{target}: {outcome}")
     return outcomes
+
+
+async def _put_in_place(service: DataService, datatable: dict) -> str | None:
+    provider, spec = service.provider_for(datatable), table_spec(datatable)
+    where = await provider.placement(spec)
+    wanted, other = ("served", "hidden") if datatable["is_active"] else ("hidden", "served")
+    if other not in where:
+        return None
+    if wanted in where:  # two complete copies: the move stopped between its commits
+        await (
+            provider.drop_hidden(spec) if wanted == "served" else provider.drop(spec.physical_name)
+        )
+    else:
+        await (provider.unhide(spec) if wanted == "served" else provider.hide(spec))
+    return wanted
