@@ -156,6 +156,10 @@ async def test_a_soft_deleted_datatable_is_invisible_and_restore_brings_it_back(
         assert_error(await anonymous(service, path), 404)
     operations = await anonymous(service, "/-/apps/shop/operations.json")
     assert operations.status_code == 200 and "items" not in operations.text
+    # Those who may manage the app see it on request, to restore or purge it.
+    for path in (f"{BASE}/items/operations.json", "/-/apps/shop/operations.json"):
+        response = await service.get(path + "?include_deleted=1")
+        assert response.status_code == 200 and "delete_datatable" in response.text
 
     response = await service.post(f"{BASE}/items/restore")
     assert response.status_code == 200, response.text
