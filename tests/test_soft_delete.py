@@ -33,7 +33,8 @@ async def stocked(request, tmp_path, postgres_config):
     await close_data_service(service.ds)
 
 
-def _json_path_name(service) -> str:
+def served_resource(service) -> str:
+    """The table or view the datatable's rows are served from."""
     return urllib.parse.unquote(service.json_path.split("?")[0].rsplit("/", 1)[1]).removesuffix(
         ".json"
     )
@@ -109,9 +110,8 @@ async def storage_snapshot(service) -> dict:
 @pytest.mark.asyncio
 async def test_a_soft_deleted_datatable_is_invisible_and_restore_brings_it_back(stocked):
     service = stocked
-    service.json_path_name = _json_path_name(service)
     table = service.datatable["physical_table_name"]
-    resource = service.json_path_name
+    resource = served_resource(service)  # jsonb: the view
     before = await storage_snapshot(service)
     listing_before = (await service.get(f"{service.database_path}.json")).json()
     for name in {table, resource}:  # readable before: the checks below are not vacuous
