@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-import psycopg
 import pytest
 import pytest_asyncio
 from conftest import assert_error, close_data_service, make_datasette, path_of
@@ -26,8 +25,6 @@ async def stocked(request, tmp_path, postgres_config):
     provider, engine = request.param
     service = await start_service(tmp_path, provider, engine, postgres_config)
     service.prefix = postgres_config["main"]["schema_prefix"]  # this test's schemas only
-    service.schema = service.prefix + service.datatable["database"]
-    service.dsn = postgres_config["main"]["dsn"]
     assert (await service.insert(ROWS)).status_code == 201
     yield service
     await close_data_service(service.ds)
@@ -97,13 +94,16 @@ async def storage_snapshot(service) -> dict:
         "grants": "SELECT table_name, grantee, privilege_type FROM"
         " information_schema.role_table_grants WHERE table_schema = %(s)s ORDER BY 1, 2, 3",
     }
-    table = f'"{service.schema}"."{service.datatable["physical_table_name"]}"'
-    with psycopg.connect(service.dsn) as conn:
-        snapshot = {
-            key: conn.execute(sql, {"s": service.schema}).fetchall() for key, sql in queries.items()
-        }
+    target = service_for(service.ds).postgres_target(service.datatable["database"])
+    table = f'"{target.schema}"."{service.datatable["physical_table_name"]}"'
+    snapshot = {}
+    async with target.connect() as conn:  # the datasource's own database
+        for key, sql in queries.items():
+            cursor = await conn.execute(sql, {"s": target.schema})
+            snapshot[key] = await cursor.fetchall()
         order = "id" if service.provider == "jsonb" else "1"
-        snapshot["rows"] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+        cursor = await conn.execute(f"SELECT * FROM {table} ORDER BY {order}")
+        snapshot["rows"] = await cursor.fetchall()
     return snapshot
 
 
@@ -258,10 +258,7 @@ async def test_purge_drops_a_deleted_table_from_the_trash(stocked):
 async def placement(service) -> set[str]:
     """Where the storage holds the datatable's table: "served", "hidden", both or neither."""
     data = service_for(service.ds)
-    database = service.datatable["database"]
-    connection = "main" if service.engine == "postgres" else None
-    storage = data.attach(database, service.engine, connection)
-    provider = data.provider_class(service.provider, service.engine)(storage)
+    provider = data.provider_for(await data.datasource("", "shop", "main"))
     return await provider.placement(TableSpec(service.datatable["physical_table_name"], SCHEMA))
 
 

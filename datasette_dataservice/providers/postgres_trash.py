@@ -3,7 +3,7 @@
 ``ALTER TABLE ... SET SCHEMA`` moves a table with its indexes, constraints, identity sequence
 and grants in O(1); the jsonb view moves with ``ALTER VIEW``. The trash schema grants nothing
 to the datasource's reader role, so user SQL cannot read a row of it. Inside it every object
-gets an opaque name (``h_`` and a hash), so the system catalogs (``pg_tables``, ``pg_class``,
+gets an opaque, random name (``h_...``), so the system catalogs (``pg_tables``, ``pg_class``,
 ``pg_indexes``...) do not name the deleted table either; the original names, and the foreign
 keys to other tables (dropped while hidden, so a hidden table constrains no live one), are
 kept in the trash schema's bookkeeping table and put back by a restore, in one transaction.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 
 import psycopg
 
@@ -29,8 +30,9 @@ def trash_schema(schema: str) -> str:
     return f"{schema.encode()[:40].decode(errors='ignore')}__trash_{digest}"
 
 
-def hidden_name(physical_name: str) -> str:
-    return "h_" + hashlib.sha1(physical_name.encode()).hexdigest()[:16]
+def new_hidden_name() -> str:
+    """Random, so a guessed table name cannot be confirmed by hashing it (``::regclass``)."""
+    return "h_" + secrets.token_hex(8)
 
 
 def _qualified(schema: str, name: str) -> str:
@@ -52,7 +54,7 @@ async def hide(
 ) -> list[str]:
     """Move ``table`` (and ``view``) into the trash schema under opaque names; the caller's
     transaction makes it all or nothing."""
-    trash, hidden = trash_schema(schema), hidden_name(table)
+    trash, hidden = trash_schema(schema), new_hidden_name()
     # Two deletes at once would both create the trash schema: one waits for the other.
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [trash])
     oid = (await _rows(conn, "SELECT %s::regclass::oid", [_qualified(schema, table)]))[0][0]
@@ -132,10 +134,10 @@ async def unhide(
 ) -> list[str]:
     """Undo :func:`hide`: original names, the served schema, the foreign keys (validated)."""
     trash = trash_schema(schema)
-    restore = await _restore_of(conn, trash, table)
-    if restore is None:
+    found = await _hidden_as(conn, trash, table)
+    if found is None:
         raise ProviderError(f'table "{table}" is not in the trash; nothing to restore')
-    hidden = hidden_name(table)
+    hidden, restore = found
     ran = [  # the table's own name comes back last: constraints are renamed on "hidden"
         _rename(trash, kind, new, original, hidden)
         for kind, original, new in reversed(restore["renames"])
@@ -153,23 +155,28 @@ async def unhide(
     return ran
 
 
-async def _restore_of(conn: psycopg.AsyncConnection, trash: str, table: str) -> dict | None:
+async def _hidden_as(
+    conn: psycopg.AsyncConnection, trash: str, table: str
+) -> tuple[str, dict] | None:
+    """The hidden name of ``table`` and what restores it, or None if it is not hidden."""
     if not await _bookkeeping_exists(conn, trash):
         return None
     rows = await _rows(
         conn,
-        f"SELECT restore FROM {_qualified(trash, BOOKKEEPING)} WHERE original = %s",
+        f"SELECT hidden, restore FROM {_qualified(trash, BOOKKEEPING)} WHERE original = %s",
         [table],
     )
-    return rows[0][0] if rows else None
+    return rows[0] if rows else None
 
 
 async def drop_hidden(
     conn: psycopg.AsyncConnection, schema: str, table: str, view: str | None
 ) -> list[str]:
-    trash, hidden = trash_schema(schema), hidden_name(table)
-    if await _restore_of(conn, trash, table) is None:
+    trash = trash_schema(schema)
+    found = await _hidden_as(conn, trash, table)
+    if found is None:
         return []
+    hidden = found[0]
     ran = [f"DROP VIEW IF EXISTS {_qualified(trash, hidden + '_v')}"] if view else []
     ran.append(f"DROP TABLE {_qualified(trash, hidden)}")
     for statement in ran:
@@ -183,6 +190,6 @@ async def placement(conn: psycopg.AsyncConnection, schema: str, table: str) -> s
     served = await _rows(conn, "SELECT to_regclass(%s)", [_qualified(schema, table)])
     if served[0][0] is not None:
         found.add("served")
-    if await _restore_of(conn, trash_schema(schema), table) is not None:
+    if await _hidden_as(conn, trash_schema(schema), table) is not None:
         found.add("hidden")
     return found

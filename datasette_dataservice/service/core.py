@@ -130,19 +130,17 @@ class DataService:
         target = self.postgres_targets.get(database_name)
         if target is not None:
             return target
-        target = self._postgres_target(database_name, connection)
-        self.postgres_targets[database_name] = target
-        self.managed_databases.add(database_name)
-        return target
-
-    def _postgres_target(self, database_name: str, connection: str | None) -> PostgresTarget:
         name = self.postgres_connection_name(connection)
-        return PostgresTarget(
+        config = self.config.postgres[name]
+        target = PostgresTarget(
             database_name=database_name,
-            schema=schema_name(self.config.postgres[name].schema_prefix, database_name),
+            schema=schema_name(config.schema_prefix, database_name),
             connection_name=name,
             connections=self.postgres,
         )
+        self.postgres_targets[database_name] = target
+        self.managed_databases.add(database_name)
+        return target
 
     def postgres_connection_name(self, connection: str | None) -> str:
         """The configured connection a datasource asks for (the only one if it names none)."""
@@ -241,8 +239,10 @@ class DataService:
         cls = self.provider_class(row["provider_type"], row["engine"])
         if attach or self._is_served(row["database_name"]):
             return cls(self.attach_datasource(row))
-        if row["engine"] == "postgres":
-            return cls(self._postgres_target(row["database_name"], connection_of(row)))
+        if row["engine"] == "postgres":  # a target for this use only, not served
+            target = self.attach_datasource(row)
+            self.postgres_targets.pop(row["database_name"])
+            return cls(target)
         path = self.config.data_dir / f"{row['database_name']}.db"
         return cls(Database(self.datasette, path=str(path), is_mutable=True))
 
