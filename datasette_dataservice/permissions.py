@@ -123,8 +123,6 @@ def permission_rules(datasette, actor: dict | None, action: str):
         rules.extend(_managed_database_rules(service, action))
     if action in SCHEMA_ACTIONS:
         return _with_tables(service, rules, MANAGED_REASON)
-    if action in ROW_ACTIONS and not _is_root(actor):
-        return _with_tables(service, rules, DELETED_REASON, deleted_only=True)
     return rules or None
 
 
@@ -173,19 +171,17 @@ def _managed_database_rules(service: DataService, action: str) -> list[Permissio
 
 
 MANAGED_REASON = "managed by the data service: change its schema through /-/apps"
-DELETED_REASON = "its datatable is soft-deleted"
-ROW_ACTIONS = {"view-table", "insert-row", "update-row", "delete-row"}
 
 
 def _is_root(actor: dict | None) -> bool:
     return bool(actor and actor.get("id") == "root")
 
 
-def _with_tables(service: DataService, rules: list[PermissionSQL], reason: str, deleted_only=False):
-    """Add a deny for managed tables (or only soft-deleted ones) to ``rules``."""
+def _with_tables(service: DataService, rules: list[PermissionSQL], reason: str):
+    """Add a deny for every managed table to ``rules``."""
 
     async def rules_with_tables() -> list[PermissionSQL]:
-        tables = await service.managed_tables(deleted_only=deleted_only)
+        tables = await service.managed_tables()
         if not tables:
             return rules or None
         return [

@@ -76,7 +76,7 @@ async def test_catalog_cannot_be_written_through_core_even_by_root(ds, root):
 
 
 @pytest.mark.asyncio
-async def test_a_soft_deleted_datatable_is_invisible_through_core_except_to_root(tmp_path):
+async def test_a_soft_deleted_datatable_leaves_its_database_until_restored(tmp_path):
     from conftest import make_datasette
 
     ds = make_datasette(tmp_path / "data")
@@ -89,10 +89,10 @@ async def test_a_soft_deleted_datatable_is_invisible_through_core_except_to_root
     assert (await ds.client.get(table)).status_code == 200
     assert (await ds.client.get(f"/{source['database']}.json")).json()["tables"]
     await ds.client.delete("/-/apps/a/datasources/d/datatables/t", headers=root)
-    assert (await ds.client.get(table)).status_code == 403
+    assert (await ds.client.get(table)).status_code == 404
     listed = (await ds.client.get(f"/{source['database']}.json")).json()
     assert [t["name"] for t in listed["tables"]] == []
-    assert (await ds.client.get(table, headers=root)).status_code == 200
+    assert (await ds.client.get(table, headers=root)).status_code == 404  # in the trash
     await ds.client.post("/-/apps/a/datasources/d/datatables/t/restore", headers=root)
     assert (await ds.client.get(table)).status_code == 200
     ds.close()

@@ -424,9 +424,13 @@ async def test_schema_changing_core_endpoints_are_refused(people, endpoint, body
 
 @pytest.mark.asyncio
 async def test_a_soft_deleted_datatable_refuses_writes(people):
+    pk = (await people.key(1)).get("_id", 1)  # read while the table is served
     assert (await people.ds.client.delete(PATH, headers=people.headers)).status_code == 200
     assert_error(await people.post({"row": GOOD}), 404)
-    assert_error(await people.update(1, {"age": 2}), 404)
+    body = {"update": people.wrap({"age": 2})}
+    assert_error(
+        await people.ds.client.post(people.row_url(pk), json=body, headers=people.headers), 404
+    )
     assert (
         await people.ds.client.post(PATH + "/restore", headers=people.headers)
     ).status_code == 200

@@ -75,14 +75,29 @@ def insert_operation(conn, operation: dict[str, Any]) -> int:
     ).lastrowid
 
 
+LIVE_DATATABLES = (
+    " AND (datatable_id IS NULL OR datatable_id IN (SELECT id FROM datatables WHERE is_active = 1))"
+)
+
+
 def list_operations(
-    conn, *, app_id: int, datatable_id: int | None, after_id: int, limit: int
+    conn,
+    *,
+    app_id: int,
+    datatable_id: int | None,
+    after_id: int,
+    limit: int,
+    include_inactive: bool = True,
 ) -> list[Row]:
+    """The app's (or one datatable's) operations; without ``include_inactive``, none of a
+    deleted or purged datatable."""
     where = "app_id = ? AND id > ?"
     params: list[Any] = [app_id, after_id]
     if datatable_id is not None:
         where += " AND datatable_id = ?"
         params.append(datatable_id)
+    if not include_inactive:
+        where += LIVE_DATATABLES
     return _rows(
         conn,
         f"SELECT * FROM schema_operations WHERE {where} ORDER BY id LIMIT ?",
@@ -99,11 +114,15 @@ def last_operation_time(conn, app_id: int, datasource_id: int | None = None) -> 
     return conn.execute(sql, params).fetchone()[0]
 
 
-def count_operations(conn, app_id: int, datatable_id: int | None) -> int:
+def count_operations(
+    conn, app_id: int, datatable_id: int | None, include_inactive: bool = True
+) -> int:
     sql, params = "SELECT count(*) FROM schema_operations WHERE app_id = ?", [app_id]
     if datatable_id is not None:
         sql += " AND datatable_id = ?"
         params.append(datatable_id)
+    if not include_inactive:
+        sql += LIVE_DATATABLES
     return conn.execute(sql, params).fetchone()[0]
 
 

@@ -210,6 +210,7 @@ def operations(data_dir, app, table, limit):
             app,
             datasource_slug=datasource or None,
             datatable_name=name or None,
+            include_inactive=True,  # the operator sees the whole trail
             next=None,
             size=limit,
         )

@@ -87,6 +87,24 @@ class Provider(ABC):
         """Run drop_sql in one transaction."""
 
     @abstractmethod
+    async def hide(self, spec: TableSpec) -> list[str]:
+        """Soft delete: move the materialized ``spec`` out of the served database, keeping its
+        rows, constraints and indexes; foreign keys to other tables are set aside."""
+
+    @abstractmethod
+    async def unhide(self, spec: TableSpec) -> list[str]:
+        """Restore: bring a hidden ``spec`` back exactly as it was. ProviderError if its name
+        is taken or its rows no longer satisfy its foreign keys."""
+
+    @abstractmethod
+    async def placement(self, spec: TableSpec) -> set[str]:
+        """Where the table is now: a subset of {"served", "hidden"} (crash recovery)."""
+
+    @abstractmethod
+    async def drop_hidden(self, spec: TableSpec) -> list[str]:
+        """Drop a hidden table for good (the purge of a soft-deleted datatable)."""
+
+    @abstractmethod
     async def rename(self, spec: TableSpec, new_physical_name: str) -> list[str]:
         """Rename the materialized ``spec`` to ``new_physical_name``, keeping its rows."""
 

@@ -15,6 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..schema.names import quote_identifier as q
+from . import postgres_trash
 from .base import (
     SCAN_BATCH,
     MigrationPlan,
@@ -108,6 +109,33 @@ class PostgresProvider(Provider):
         return await self._run(
             statements, must_be_free=new_physical_name, then=rename_dependents, last=views
         )
+
+    def _view(self, physical_name: str) -> str | None:
+        resource = self.data_resource(physical_name)
+        return None if resource == physical_name else resource
+
+    async def hide(self, spec: TableSpec) -> list[str]:
+        return await self._in_trash(postgres_trash.hide, spec.physical_name)
+
+    async def unhide(self, spec: TableSpec) -> list[str]:
+        return await self._in_trash(postgres_trash.unhide, spec.physical_name)
+
+    async def drop_hidden(self, spec: TableSpec) -> list[str]:
+        return await self._in_trash(postgres_trash.drop_hidden, spec.physical_name)
+
+    async def placement(self, spec: TableSpec) -> set[str]:
+        async with self.target.connect() as conn:
+            return await postgres_trash.placement(conn, self.target.schema, spec.physical_name)
+
+    async def _in_trash(self, move, physical_name: str) -> list[str]:
+        """Run one move between the served and the trash schema in one transaction."""
+        try:
+            async with self.target.connect() as conn, conn.transaction():
+                return await move(
+                    conn, self.target.schema, physical_name, self._view(physical_name)
+                )
+        except psycopg.Error as error:
+            raise refusal(error, "the change") from error
 
     async def _run(
         self,

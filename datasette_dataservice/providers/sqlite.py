@@ -11,6 +11,7 @@ from typing import Any
 from datasette.database import Database
 
 from ..schema.names import quote_identifier as q
+from . import sqlite_trash
 from .base import (
     SCAN_BATCH,
     MigrationPlan,
@@ -60,6 +61,54 @@ class SQLiteProvider(Provider):
         statements.append(f"ALTER TABLE {q(spec.physical_name)} RENAME TO {q(new_physical_name)}")
         statements += [s for s in self.create_sql(renamed) if s.startswith("CREATE VIEW")]
         return await self._run(statements, must_be_free=new_physical_name)
+
+    def _names(self, spec: TableSpec) -> list[str]:
+        """The table first, then the resource serving it (jsonb: its view)."""
+        return list(dict.fromkeys([spec.physical_name, self.data_resource(spec.physical_name)]))
+
+    async def hide(self, spec: TableSpec) -> list[str]:
+        path, names = self.database.path, self._names(spec)
+        return await self._move(
+            lambda conn: sqlite_trash.hide(conn, path, spec.physical_name, names)
+        )
+
+    async def unhide(self, spec: TableSpec) -> list[str]:
+        path, names = self.database.path, self._names(spec)
+
+        def unhide(conn: sqlite3.Connection) -> list[str]:
+            if sqlite_trash.names_present(conn, "main", names):
+                raise ProviderError(
+                    f'database "{self.database.name}" already has a table or view named '
+                    f'"{spec.physical_name}"; rename or drop it first'
+                )
+            return sqlite_trash.unhide(conn, path, spec.physical_name, names)
+
+        return await self._move(unhide)
+
+    async def placement(self, spec: TableSpec) -> set[str]:
+        path, names = self.database.path, self._names(spec)
+        return await self.database.execute_write_fn(
+            lambda conn: sqlite_trash.placement(conn, path, names), transaction=False
+        )
+
+    async def drop_hidden(self, spec: TableSpec) -> list[str]:
+        path, names = self.database.path, self._names(spec)
+        await self._move(lambda conn: sqlite_trash.drop_hidden(conn, path, names))
+        return [f"DROP TABLE {sqlite_trash.TRASH}.{q(spec.physical_name)}"]
+
+    async def _move(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run a move between the served and the trash file on the write connection, then
+        refresh Datasette's catalog of tables (it would otherwise lag up to a second)."""
+        try:
+            result = await self.database.execute_write_fn(work, transaction=False)
+        except sqlite3.IntegrityError as error:
+            raise ProviderError(
+                f"SQLite refused the restore: {error}; its rows reference rows that are gone"
+            ) from error
+        except sqlite3.Error as error:
+            raise ProviderError(f"SQLite refused the change: {error}") from error
+        await self.database.ds.refresh_schemas(force=True)
+        return result
 
     async def _run(self, statements: list[str], must_be_free: str | None = None) -> list[str]:
         """Run ``statements`` in one write transaction, refusing to overwrite a name in use."""

@@ -62,7 +62,7 @@ class DataService:
         self.catalog: Database | None = None
         self.managed_databases: set[str] = managed_databases_of(datasette)
         self.catalog_version = 0
-        self._tables: tuple[int, list, list] | None = None
+        self._tables: tuple[int, list] | None = None
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         # (datatable id, import id) -> service.importer.ImportStatus: an import is found
@@ -249,33 +249,46 @@ class DataService:
         return cls.data_resource(datatable["physical_table_name"])
 
     async def managed_datatable(self, database_name: str, table: str) -> dict[str, Any] | None:
-        """The datatable stored in ``table`` (or served by it) of a managed database."""
+        """The live datatable stored in ``table`` (or served by it) of a managed database; a
+        soft-deleted one's table is not in its database (service.softdelete)."""
         if database_name not in self.managed_databases:
             return None
         for datatable in await self.read(store.datatables_in_database, database_name):
             names = {datatable["physical_table_name"], self.data_resource(datatable)}
-            if table.lower() in {n.lower() for n in names} and datatable["is_materialized"]:
+            live = datatable["is_materialized"] and datatable["is_active"]
+            if live and table.lower() in {n.lower() for n in names}:
                 return datatable
         return None
 
-    async def managed_tables(self, *, deleted_only: bool = False) -> list[tuple[str, str]]:
-        """(database, table or view) of every materialized datatable, deleted ones included;
-        or only the soft-deleted ones. Cached until the catalog next changes."""
+    async def managed_tables(self) -> list[tuple[str, str]]:
+        """(database, table or view) of every materialized datatable, deleted ones included.
+        Cached until the catalog next changes."""
         if self._tables is None or self._tables[0] != self.catalog_version:
-            managed, deleted = [], []
+            managed = []
             for datatable in await self.read(store.all_materialized_datatables):
                 for name in {datatable["physical_table_name"], self.data_resource(datatable)}:
-                    pair = (datatable["database_name"], name)
-                    managed.append(pair)
-                    if not datatable["is_active"]:
-                        deleted.append(pair)
-            self._tables = (self.catalog_version, managed, deleted)
-        return self._tables[2] if deleted_only else self._tables[1]
+                    managed.append((datatable["database_name"], name))
+            self._tables = (self.catalog_version, managed)
+        return self._tables[1]
 
-    def provider_for(self, datatable_or_datasource: dict[str, Any]) -> Provider:
+    def provider_for(
+        self, datatable_or_datasource: dict[str, Any], attach: bool = True
+    ) -> Provider:
+        """The provider on the datasource's storage; with ``attach=False`` a datasource that
+        is not served (deleted as a whole) stays unserved."""
         row = datatable_or_datasource
         cls = self.provider_class(row["provider_type"], row["engine"])
-        return cls(self.attach_datasource(row))
+        if attach or self._is_served(row["database_name"]):
+            return cls(self.attach_datasource(row))
+        if row["engine"] == "postgres":  # a target for this use only, not served
+            target = self.attach_datasource(row)
+            self.postgres_targets.pop(row["database_name"])
+            return cls(target)
+        path = self.config.data_dir / f"{row['database_name']}.db"
+        return cls(Database(self.datasette, path=str(path), is_mutable=True))
+
+    def _is_served(self, database_name: str) -> bool:
+        return database_name in self.postgres_targets or database_name in self.datasette.databases
 
     # Lookups shared by the use cases --------------------------------------------------------
 

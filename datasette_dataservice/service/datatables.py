@@ -1,4 +1,4 @@
-"""DataTables: create and materialize, update, soft delete, restore, rename."""
+"""DataTables: create and materialize, update, rename (soft delete: service.softdelete)."""
 
 from __future__ import annotations
 
@@ -286,7 +286,7 @@ async def _rename_datatable(
         datatable["datasource_slug"],
         datatable["name"],
     )
-    siblings = await _siblings(service, datatable)
+    siblings = await siblings_of(service, datatable)
     for sibling in siblings:
         if sibling["name"].lower() == new_name.lower():
             raise Conflict(f'Datasource "{ds_slug}" already has a datatable "{sibling["name"]}"')
@@ -323,39 +323,6 @@ async def _rename_datatable(
     return await service.datatable(tenant, app_slug, ds_slug, new_name)
 
 
-async def delete_datatable(
-    service: DataService, tenant: str, actor: str | None, app_slug: str, ds_slug: str, name: str
-) -> dict:
-    datatable = await service.datatable(tenant, app_slug, ds_slug, name)
-    await _set_active(service, tenant, actor, datatable, active=False)
-    return await service.datatable(tenant, app_slug, ds_slug, name, include_inactive=True)
-
-
-async def restore_datatable(
-    service: DataService, tenant: str, actor: str | None, app_slug: str, ds_slug: str, name: str
-) -> dict:
-    datatable = await service.datatable(tenant, app_slug, ds_slug, name, include_inactive=True)
-    if datatable["is_active"]:
-        raise Conflict(f'DataTable "{name}" is not deleted; there is nothing to restore')
-    await service.datasource(tenant, app_slug, ds_slug)  # 404 if the datasource is deleted
-    await _set_active(service, tenant, actor, datatable, active=True)
-    return await service.datatable(tenant, app_slug, ds_slug, name)
-
-
-async def _set_active(
-    service: DataService, tenant: str, actor: str | None, datatable: dict, active: bool
-) -> None:
-    def update(conn) -> None:
-        store.set_datatable_active(conn, datatable["id"], active)
-        audit.record(
-            conn,
-            **audit.about_datatable(datatable, actor),
-            operation="restore_datatable" if active else "delete_datatable",
-        )
-
-    await service.write(update)
-
-
 async def schema_of(
     service: DataService,
     tenant: str,
@@ -376,7 +343,7 @@ async def schema_of(
     return json.loads(row["json_schema"])
 
 
-async def _siblings(service: DataService, datatable: dict) -> list[dict]:
+async def siblings_of(service: DataService, datatable: dict) -> list[dict]:
     """The other datatables of the datatable's datasource, deleted ones included."""
     rows = await service.read(
         store.list_datatables,
@@ -402,4 +369,4 @@ def ensure_unreferenced(datatable: dict, siblings: list[dict], what: str) -> Non
 
 
 async def ensure_unreferenced_by_siblings(service: DataService, datatable: dict, what: str):
-    ensure_unreferenced(datatable, await _siblings(service, datatable), what)
+    ensure_unreferenced(datatable, await siblings_of(service, datatable), what)

@@ -1,5 +1,5 @@
 """When the data service starts: creates its data directory, attaches its catalog and its
-datasources, and finishes any schema change a crash interrupted.
+datasources, and finishes any schema change, soft delete or restore a crash interrupted.
 
 Configured (a ``plugins.datasette-dataservice`` block) or with a catalog already in its data
 directory, it starts with Datasette; otherwise on first use (a request to ``/-/apps``...), so
@@ -16,6 +16,7 @@ from ..config import DataServiceConfig
 from ..errors import DataServiceError
 from .core import DataService, service_for
 from .recovery import recover_interrupted_changes
+from .softdelete import reconcile_trash
 
 _start_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -53,3 +54,5 @@ async def _start(service: DataService) -> None:
         ) from e
     for outcome in await recover_interrupted_changes(service):
         print(f"datasette-dataservice recovered an interrupted schema change: {outcome}")
+    for outcome in await reconcile_trash(service):
+        print(f"datasette-dataservice finished an interrupted soft delete or restore: {outcome}")

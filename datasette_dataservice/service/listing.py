@@ -106,14 +106,17 @@ async def operations(
     *,
     datasource_slug: str | None = None,
     datatable_name: str | None = None,
+    include_inactive: bool = False,
     next: str | None,
     size: int,
 ) -> Page:
+    """An app's or a datatable's audit trail; a deleted datatable's only with
+    ``include_inactive`` (for actors who may manage the app)."""
     app = await service.app(tenant, app_slug)
     datatable_id = None
     if datatable_name is not None:
         datatable = await service.datatable(
-            tenant, app_slug, datasource_slug, datatable_name, include_inactive=True
+            tenant, app_slug, datasource_slug, datatable_name, include_inactive=include_inactive
         )
         datatable_id = datatable["id"]
     rows = await service.read(
@@ -122,6 +125,7 @@ async def operations(
         datatable_id=datatable_id,
         after_id=after_id(next),
         limit=size + 1,
+        include_inactive=include_inactive,
     )
-    count = await service.read(history.count_operations, app["id"], datatable_id)
+    count = await service.read(history.count_operations, app["id"], datatable_id, include_inactive)
     return _page(rows, size, count)

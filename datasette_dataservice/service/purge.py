@@ -8,7 +8,7 @@ from ..catalog import store
 from ..errors import BadRequest
 from . import audit
 from .core import DataService
-from .datatables import ensure_unreferenced_by_siblings
+from .datatables import ensure_unreferenced_by_siblings, table_spec
 
 
 async def purge_datatable(
@@ -27,11 +27,17 @@ async def purge_datatable(
             f'purging drops the table and its rows for good: add "confirm={name}" to confirm'
         )
     await ensure_unreferenced_by_siblings(service, datatable, "purged")
-    provider = service.provider_for(datatable)
+    provider = service.provider_for(datatable, attach=False)
+    spec = table_spec(datatable)
     sql: list[str] = []
     with audit.stopwatch() as elapsed:
         if datatable["is_materialized"]:
-            sql = await provider.drop(datatable["physical_table_name"])
+            # Live, in the trash (deleted on its own) or in a datasource deleted as a whole.
+            where = await provider.placement(spec)
+            if "hidden" in where:
+                sql += await provider.drop_hidden(spec)
+            if "served" in where:
+                sql += await provider.drop(spec.physical_name)
 
     def forget(conn) -> None:
         audit.record(

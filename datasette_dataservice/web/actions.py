@@ -31,7 +31,7 @@ async def table_links(datasette, actor, database: str, table: str) -> list[dict]
     if actor is None or service is None:
         return None
     datatable = await service.managed_datatable(database, table)
-    if datatable is None or not datatable["is_active"]:
+    if datatable is None:
         return None
     if not await _may_view(datasette, actor, datatable):
         return None

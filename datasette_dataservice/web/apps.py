@@ -81,6 +81,7 @@ async def app_operations(call: Call):
         call.service,
         call.tenant,
         slug,
+        include_inactive=await call.include_deleted(slug),
         next=call.request.args.get("_next"),
         size=requests.page_size(call.request),
     )

@@ -6,7 +6,7 @@ from datasette.utils.asgi import Response
 
 from ..errors import BadRequest, DataServiceError
 from ..permissions import CHANGE_SCHEMA, MANAGE_APP, PURGE, VIEW_APP
-from ..service import datatables, importer, listing, migrations, purge, stats, writes
+from ..service import datatables, importer, listing, migrations, purge, softdelete, stats, writes
 from . import requests, responses, uploads
 from .context import Call
 
@@ -165,10 +165,10 @@ async def delete_datatable(call: Call):
             call.request.args.get("confirm"),
         )
         return responses.ok(result)
-    return await _manage(datatables.delete_datatable)(call)
+    return await _manage(softdelete.delete_datatable)(call)
 
 
-restore_datatable = _manage(datatables.restore_datatable)
+restore_datatable = _manage(softdelete.restore_datatable)
 
 
 materialize_datatable = _manage(datatables.materialize_datatable)
@@ -198,6 +198,7 @@ async def datatable_operations(call: Call):
         app_slug,
         datasource_slug=ds_slug,
         datatable_name=name,
+        include_inactive=await call.include_deleted(app_slug),
         next=call.request.args.get("_next"),
         size=requests.page_size(call.request),
     )
