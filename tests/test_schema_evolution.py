@@ -408,7 +408,11 @@ async def test_purge_drops_the_table_after_confirmation(ds, root, people):
     assert response.status_code == 200, response.json()
     assert await column_type(ds, root, people, "id") is None
     assert_error(await ds.client.get(BASE + ".json?include_deleted=1", headers=root), 404)
-    log = (await ds.client.get("/-/apps/a/operations.json", headers=root)).json()["operations"]
+    shown = (await ds.client.get("/-/apps/a/operations.json", headers=root)).json()
+    assert all(op["operation"] != "purge_datatable" for op in shown["operations"])
+    # the purge is logged, among the entries of deleted datatables (shown to their managers)
+    url = "/-/apps/a/operations.json?include_deleted=1"
+    log = (await ds.client.get(url, headers=root)).json()["operations"]
     assert log[-1]["operation"] == "purge_datatable" and log[-1]["sql"]
     again = await create_datatable(ds, root, "a", "d", "people", copy.deepcopy(SCHEMA))
     assert again["schema_version"] == 1

@@ -12,14 +12,17 @@ from ..schema.references import inbound_problems
 from .core import DataService
 
 
-async def referencing_datatables(service: DataService, datatable: dict[str, Any]) -> list[dict]:
-    """The other datatables of its datasource (deleted ones too, which may be restored) with a
-    foreign key to ``datatable``."""
+async def referencing_datatables(
+    service: DataService, datatable: dict[str, Any], *, live_only: bool = False
+) -> list[dict]:
+    """The other datatables of its datasource with a foreign key to ``datatable``: deleted
+    ones too (they may be restored), unless ``live_only`` asks for those whose rows are
+    served (a soft-deleted one's rows are in the trash and hold no live reference)."""
     rows = await service.read(
         store.list_datatables,
         datatable["app_id"],
         datasource_id=datatable["datasource_id"],
-        include_inactive=True,
+        include_inactive=not live_only,
     )
     name = datatable["name"].lower()
     return [

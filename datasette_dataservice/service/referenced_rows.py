@@ -26,7 +26,7 @@ async def ensure_rows_unreferenced(
     and ``after`` (the same rows once written; None: deleted) no longer do. Checked before
     the write, on every engine and provider: SQLite reports only "FOREIGN KEY constraint
     failed", and jsonb documents have no constraint to fail."""
-    referencing = await referencing_datatables(service, datatable)
+    referencing = await referencing_datatables(service, datatable, live_only=True)
     name = datatable["name"].lower()
     own = json.loads(datatable["json_schema"]).get("foreignKeys") or []
     if any((fk["reference"].get("resource") or "").lower() in ("", name) for fk in own):

@@ -268,7 +268,7 @@ async def _referenced_self_or_others(service, datatable, spec: TableSpec) -> boo
         (fk["reference"].get("resource") or "").lower() in own_names
         for fk in spec.schema.get("foreignKeys") or []
     )
-    return self_reference or bool(await referencing_datatables(service, datatable))
+    return self_reference or bool(await referencing_datatables(service, datatable, live_only=True))
 
 
 async def _ensure_overwrites_unreferenced(service, datatable, spec: TableSpec, rows) -> None:
