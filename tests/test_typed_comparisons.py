@@ -9,10 +9,12 @@ the text as written, PostgreSQL normalises an offset to UTC (see the README).
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import pytest_asyncio
-from conftest import RUN_PREFIX, _schema_numbers, close_data_service
-from test_contract import COMBINATIONS, start_service
+from conftest import RUN_PREFIX, _schema_numbers, close_data_service, make_datasette, path_of
+from test_contract import COMBINATIONS, Service, start_service
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -127,3 +129,26 @@ async def test_filter_matches_the_same_rows(service, query, ids):
 async def test_sort_orders_the_same_rows(service, query, ids):
     rows = await service.rows(f"&_size=max&{query}")
     assert [r["id"] for r in rows] == ids
+
+
+async def test_start_up_rewrites_a_view_an_earlier_release_wrote(tmp_path):
+    """A jsonb view written before its columns were typed (plain json_extract) is rewritten
+    when the service starts, so an unchanged datatable compares as a new one does."""
+    data_dir = tmp_path / "data"
+    started = await start_service(data_dir, "jsonb", "sqlite", None, schema=SCHEMA)
+    assert (await started.insert(ROWS)).status_code == 201
+    await close_data_service(started.ds)
+    view = path_of(started.datatable["json_url"]).rsplit("/", 1)[-1].removesuffix(".json")
+    columns = ", ".join(f"json_extract(data, '$.{c}') AS {c}" for c in COLUMNS)
+    with sqlite3.connect(data_dir / "jsonb-sqlite" / f"{started.datatable['database']}.db") as db:
+        db.execute(f"DROP VIEW {view}")
+        db.execute(f"CREATE VIEW {view} AS SELECT id AS _id, {columns} FROM {view[:-5]}")
+    again = make_datasette(data_dir / "jsonb-sqlite")
+    await again.invoke_startup()
+    try:
+        headers = {"Authorization": f"Bearer {await again.create_token('root')}"}
+        restarted = Service(again, headers, "jsonb", "sqlite", started.datatable)
+        rows = await restarted.rows("&_size=max&born__gt=2025")
+        assert sorted(r["id"] for r in rows) == [4, 5]
+    finally:
+        await close_data_service(again)

@@ -365,6 +365,13 @@ class SQLiteJsonb(SQLiteProvider):
         view = jsonb_view_name(spec.physical_name)
         return await self._stored_sql(view) == jsonb_view_sql(spec)
 
+    async def refresh_views(self, spec: TableSpec) -> list[str]:
+        view = jsonb_view_name(spec.physical_name)
+        stored = await self._stored_sql(view)
+        if stored is None or stored == jsonb_view_sql(spec):
+            return []
+        return await self._run([f"DROP VIEW {q(view)}", jsonb_view_sql(spec)])
+
     async def read_records(
         self, spec: TableSpec, fields: list[str], deadline: float | None = None
     ) -> tuple[list[tuple[Any, dict]], bool]:
