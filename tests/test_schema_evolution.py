@@ -113,6 +113,19 @@ async def test_rename_carries_the_data(ds, root, people):
 
 
 @pytest.mark.asyncio
+async def test_a_renamed_field_reads_its_data_after_the_datatable_is_renamed(ds, root, people):
+    def rename(schema):
+        schema["fields"][1]["name"] = "full_name"
+
+    response = await put_schema(ds, root, schema_with(rename), renames={"name": "full_name"})
+    assert response.status_code == 200, response.json()
+    renamed = await ds.client.patch(BASE, json={"name": "persons"}, headers=root)
+    assert renamed.status_code == 200, renamed.json()
+    rows = await stored_rows(ds, root, renamed.json())
+    assert [r["full_name"] for r in rows] == ["Ada", "Alan", "42"]
+
+
+@pytest.mark.asyncio
 async def test_drop_field(ds, root, people):
     response = await put_schema(ds, root, schema_with(lambda s: s["fields"].pop(2)))
     assert response.status_code == 200, response.json()

@@ -52,7 +52,7 @@ class SQLiteProvider(Provider):
         return await self._run(self.drop_sql(physical_name))
 
     async def rename(self, spec: TableSpec, new_physical_name: str) -> list[str]:
-        renamed = TableSpec(new_physical_name, spec.schema, spec.resolve_reference)
+        renamed = TableSpec(new_physical_name, spec.schema, spec.resolve_reference, spec.aliases)
         statements = [
             statement
             for statement in self.drop_sql(spec.physical_name)
