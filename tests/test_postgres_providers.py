@@ -289,9 +289,10 @@ async def test_jsonb_table_has_gin_index_key_indexes_and_typed_view(jsonb, targe
             ['{"n": "seven", "ok": "yes", "o": [1], "when": 5}', '{"n": 7.5, "ok": true}'],
         )
     view = await query(target, f'SELECT n, ok, o, "when" FROM "{target.schema}".myapp_docs_view')
+    # A value of another JSON type reads as NULL, as in the SQLite view.
     assert [tuple(map(str, row)) for row in view] == [
-        ("None", "None", "[1]", "5"),
-        ("7.5", "True", "None", "None"),
+        ("None", "None", "None", "None"),
+        ("None", "True", "None", "None"),
     ]
 
 

@@ -159,3 +159,34 @@ def test_jsonb_view_exposes_each_field_as_a_column(conn):
     assert cursor.fetchall() == [(1, "login", 3, 1)]
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         conn.execute("INSERT INTO events (data) VALUES ('[1, 2]')")
+
+
+def test_jsonb_view_columns_compare_like_the_flat_tables(conn):
+    """Each view column has its flat_table column's affinity, so a filter's parameter (text
+    or a number, as core binds it) compares with it as with the flat_table's column; a value
+    of another JSON type reads as NULL."""
+    kinds = ["string", "integer", "number", "boolean", "year", "date", "datetime", "time"]
+    kinds += ["object", "array", "any"]
+    schema = {"fields": [{"name": kind, "type": kind} for kind in kinds]}
+    conn.execute(flat_table_sql(TableSpec("flat", schema)))
+    for statement in jsonb_sql(TableSpec("docs", schema)):
+        conn.execute(statement)
+    values = ["b", 7, 2.5, 1, 2025, "2025-06-30", "2025-06-30T01:02:03Z", "01:02:03"]
+    values += ['{"a": 1}', "[1]", 4]
+    conn.execute(f"INSERT INTO flat VALUES ({', '.join('?' * len(kinds))})", values)
+    document = dict(zip(kinds, values, strict=True))
+    document.update(boolean=True, object={"a": 1}, array=[1])
+    conn.execute("INSERT INTO docs (data) VALUES (?)", (json.dumps(document),))
+    for kind in kinds:
+        column = f'"{kind}"'
+        for parameter in [2025, "2025", 7, "7", 2.5, "b", "2025-06-30", 1, "1", 4]:
+            for operator in ["=", ">", "<"]:
+                where = f"{column} {operator} ?"
+                flat = conn.execute(f"SELECT count(*) FROM flat WHERE {where}", [parameter])
+                view = conn.execute(f"SELECT count(*) FROM docs_view WHERE {where}", [parameter])
+                assert view.fetchone() == flat.fetchone(), (kind, operator, parameter)
+    other_types = {k: 1.5 if k in {"string", "date", "datetime", "time"} else "x" for k in kinds}
+    other_types.update(object=[1], array={"a": 1}, any=None, integer=1.5, year=True)
+    conn.execute("INSERT INTO docs (data) VALUES (?)", (json.dumps(other_types),))
+    row = conn.execute("SELECT * FROM docs_view WHERE _id = 2").fetchone()
+    assert row == (2, *[None] * len(kinds))

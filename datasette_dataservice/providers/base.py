@@ -144,6 +144,11 @@ class Provider(ABC):
         ``rebuilt`` says whether the change in question was a rebuild.
         """
 
+    async def refresh_views(self, spec: TableSpec) -> list[str]:
+        """Recreate the views serving ``spec`` that an earlier release wrote otherwise (views
+        hold no data); the SQL run. A provider whose views never change has none to redo."""
+        return []
+
     # Rows --------------------------------------------------------------------------------
 
     @abstractmethod

@@ -187,15 +187,21 @@ def json_value(name: str) -> str:
 
 
 def _typed(name: str, kind: str) -> str:
-    """A view column expression that never fails on a document of another type."""
+    """A view column expression that never fails on a document of another type: a value of
+    another JSON type reads as NULL, as in the SQLite view."""
     value = f"data -> {literal(name)}"
     if kind in NUMERIC_TYPES:
-        return f"CASE WHEN jsonb_typeof({value}) = 'number' THEN ({value} #>> '{{}}')::numeric END"
+        number = f"jsonb_typeof({value}) = 'number'"
+        if kind != "number":  # as SQLite's json_type() says 'integer': no fraction, no exponent
+            number += f" AND ({value} #>> '{{}}') ~ '^-?[0-9]+$'"
+        return f"CASE WHEN {number} THEN ({value} #>> '{{}}')::numeric END"
     if kind == "boolean":
         return f"CASE WHEN jsonb_typeof({value}) = 'boolean' THEN ({value})::boolean END"
+    if kind in JSON_CHECKS:
+        return f"CASE WHEN jsonb_typeof({value}) = '{JSON_CHECKS[kind]}' THEN {value} END"
     if kind in JSON_TYPES:
         return json_value(name)
-    return f"(data ->> {literal(name)})"
+    return f"CASE WHEN jsonb_typeof({value}) = 'string' THEN (data ->> {literal(name)}) END"
 
 
 def view_type(field: dict[str, Any]) -> str:

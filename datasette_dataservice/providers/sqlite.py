@@ -52,7 +52,7 @@ class SQLiteProvider(Provider):
         return await self._run(self.drop_sql(physical_name))
 
     async def rename(self, spec: TableSpec, new_physical_name: str) -> list[str]:
-        renamed = TableSpec(new_physical_name, spec.schema, spec.resolve_reference)
+        renamed = TableSpec(new_physical_name, spec.schema, spec.resolve_reference, spec.aliases)
         statements = [
             statement
             for statement in self.drop_sql(spec.physical_name)
@@ -364,6 +364,13 @@ class SQLiteJsonb(SQLiteProvider):
     async def has_schema(self, spec: TableSpec, rebuilt: bool) -> bool:
         view = jsonb_view_name(spec.physical_name)
         return await self._stored_sql(view) == jsonb_view_sql(spec)
+
+    async def refresh_views(self, spec: TableSpec) -> list[str]:
+        view = jsonb_view_name(spec.physical_name)
+        stored = await self._stored_sql(view)
+        if stored is None or stored == jsonb_view_sql(spec):
+            return []
+        return await self._run([f"DROP VIEW {q(view)}", jsonb_view_sql(spec)])
 
     async def read_records(
         self, spec: TableSpec, fields: list[str], deadline: float | None = None

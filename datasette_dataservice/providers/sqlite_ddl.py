@@ -158,29 +158,34 @@ def json_field_type(name: str) -> str:
     return f"json_type(data, {literal(path)})"
 
 
-# A view column's CAST gives it a type affinity, so ``?id=1`` (text from a URL) matches
-# stored numbers as it does on a flat_table; values of another JSON type (documents written
-# before a type change are never rewritten) read as NULL instead of as a wrong number.
-TYPED_VIEW_COLUMNS = {
-    "integer": ("INTEGER", "'integer'"),
-    "year": ("INTEGER", "'integer'"),
-    "number": ("REAL", "'integer', 'real'"),
-    "boolean": ("INTEGER", "'true', 'false'"),
+# Each view column is CAST to its flat_table column's type, so it carries that type's
+# affinity and compares as the flat_table's column does (``?born__gt=2025`` compares text
+# with text, ``?id=1`` a number with numbers); values of another JSON type (documents
+# written before a type change are never rewritten) read as NULL instead of as a wrong value.
+JSON_VALUE_TYPES = {
+    "integer": "'integer'",
+    "year": "'integer'",
+    "number": "'integer', 'real'",
+    "boolean": "'true', 'false'",
+    "object": "'object'",
+    "array": "'array'",
+    "list": "'array'",
+    "geojson": "'object'",
 }
 
 
 def _document_value(field: dict[str, Any], aliases: list[str]) -> str:
-    names = [field["name"], *aliases]
-    typed = TYPED_VIEW_COLUMNS.get(field_type(field))
-    if typed is None:
-        values = [json_field(n) for n in names]
-        return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
-    sql_type, json_types = typed
+    kind = field_type(field)
+    sql_type = COLUMN_TYPES.get(kind, "ANY")
+    json_types = JSON_VALUE_TYPES.get(kind, "'text'")
     values = [
-        f"CASE WHEN {json_field_type(n)} IN ({json_types}) THEN {json_field(n)} END" for n in names
+        json_field(n)
+        if sql_type == "ANY"
+        else f"CASE WHEN {json_field_type(n)} IN ({json_types}) THEN {json_field(n)} END"
+        for n in [field["name"], *aliases]
     ]
     value = values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
-    return f"CAST({value} AS {sql_type})"
+    return value if sql_type == "ANY" else f"CAST({value} AS {sql_type})"
 
 
 def jsonb_view_sql(spec: TableSpec) -> str:

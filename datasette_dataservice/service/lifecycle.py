@@ -1,5 +1,6 @@
 """When the data service starts: creates its data directory, attaches its catalog and its
-datasources, and finishes any schema change, soft delete or restore a crash interrupted.
+datasources, finishes any schema change, soft delete or restore a crash interrupted, and
+rewrites the views an earlier release wrote otherwise.
 
 Configured (a ``plugins.datasette-dataservice`` block) or with a catalog already in its data
 directory, it starts with Datasette; otherwise on first use (a request to ``/-/apps``...), so
@@ -17,6 +18,7 @@ from ..errors import DataServiceError
 from .core import DataService, service_for
 from .recovery import recover_interrupted_changes
 from .softdelete import reconcile_trash
+from .views import refresh_views
 
 _start_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -56,3 +58,5 @@ async def _start(service: DataService) -> None:
         print(f"datasette-dataservice recovered an interrupted schema change: {outcome}")
     for outcome in await reconcile_trash(service):
         print(f"datasette-dataservice finished an interrupted soft delete or restore: {outcome}")
+    for outcome in await refresh_views(service):
+        print(f"datasette-dataservice regenerated a view an earlier release wrote: {outcome}")
