@@ -7,6 +7,10 @@ numbering); the SQL keeps SQLite's semantics where the two engines differ:
 - text compares byte-wise (``COLLATE "C"``), as SQLite's BINARY collation;
 - a value the column's type cannot hold matches as SQLite matches a number against text:
   never equal, greater than any number (``id=abc`` finds nothing instead of failing);
+- a fractional number compares with an integer column numerically (``id__lt=2.5``,
+  ``id=1.0``), as SQLite compares an INTEGER column with a REAL;
+- a boolean field's value is read by its Table Schema's ``trueValues``/``falseValues``
+  (web/boolean_filters.py) for ``exact``, ``not``, ``in`` and ``notin``, as on SQLite;
 - an unknown plain column name is a string literal, as SQLite reads ``"nope"``; ``__in``
   on one, or any unknown bracket-quoted name, is "no such column" (400), as on SQLite.
 """
@@ -25,7 +29,8 @@ from datasette.filters import Filters, _coerce_numeric_filter_value
 from datasette.utils import escape_sqlite
 from datasette.views.base import DatasetteError
 
-from .introspect import Column, Relation
+from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
+from .introspect import NUMERIC, Column, Relation
 from .sqltext import literal, quote
 
 TEXT_KINDS = {"text"}
@@ -37,6 +42,8 @@ _INTEGER = re.compile(r"^\s*[+-]?0*(\d{1,20})\s*$", re.ASCII)  # PostgreSQL read
 _NUMBER = re.compile(
     r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|[+-]?inf(?:inity)?", re.ASCII | re.IGNORECASE
 )
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?\s*", re.ASCII | re.IGNORECASE)
+_ANY_NUMERIC = Column("", NUMERIC, -1, "numeric", False, 0)
 _FLOAT_MAX = {"double precision": decimal.Decimal("1.7976931348623157e308"), "real": 3.4e38}
 _CLOCK = r"[0-9:.,]+(?:Z|[+-][0-9:]+)?"
 _TEMPORAL = {
@@ -96,10 +103,14 @@ def human_description(pairs: list[tuple[str, str]]) -> str:
     return Filters(pairs).human_description_en()
 
 
-def build_where(pairs: list[tuple[str, str]], relation: Relation) -> Where:
-    """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``.
+def build_where(
+    pairs: list[tuple[str, str]], relation: Relation, booleans: Readings | None = None
+) -> Where:
+    """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``; ``booleans``:
+    how boolean fields read their values (frictionless' defaults for any other).
 
-    >>> from .introspect import Column, Relation
+    >>> from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
+from .introspect import NUMERIC, Column, Relation
     >>> r = Relation("t", False, (Column("id", 20, -1, "bigint", True, 1),
     ...                            Column("name", 25, -1, "text", False, 0)))
     >>> w = build_where([("id__gt", "2"), ("name__contains", "Ab")], r)
@@ -118,8 +129,36 @@ def build_where(pairs: list[tuple[str, str]], relation: Relation) -> Where:
             lookup in ("in", "notin") or escape_sqlite(column_name) != column_name
         ):
             raise DatasetteError(f"no such column: {column_name}", title="Invalid SQL", status=400)
+        if column is not None and column.kind == "boolean" and lookup in BOOLEAN_LOOKUPS:
+            reading = (booleans or {}).get(column.name, DEFAULT_READING)
+            value = _read_booleans(value, lookup, reading)
         where.clauses.append(build(where, column, column_name, value))
     return where
+
+
+def _read_booleans(value: str, lookup: str, reading: dict[str, bool]) -> str:
+    """``value`` with each text the field reads as a boolean given as 1/0, any other as ""
+    (which no boolean equals); JSON ``true``/``false``/numbers in an ``__in`` list as they are.
+
+    >>> _read_booleans("yes", "exact", {"yes": True}), _read_booleans("true", "not", {})
+    ('1', '')
+    >>> _read_booleans('["no", true]', "in", {"no": False})
+    '["0", true]'
+    """
+
+    def read(text: str) -> str:
+        truth = reading.get(text)
+        return "" if truth is None else str(int(truth))
+
+    if lookup not in ("in", "notin"):
+        return read(value)
+    try:
+        values = split_values(value)
+    except (ValueError, RecursionError):
+        return value  # _in answers it
+    if not isinstance(values, list):
+        values = [values]
+    return json.dumps([read(v) if isinstance(v, str) else v for v in values])
 
 
 # Expressions -------------------------------------------------------------------------------
@@ -151,12 +190,26 @@ def _unfit(column: Column | None, name: str, operator: str, placeholder: str, va
     any text."""
     if column is not None and column.kind in TEXT_LIKE_KINDS:
         return f'{_text(column, name)} COLLATE "C" {operator} {placeholder}'
+    if _is_decimal(column, value):
+        return f"{_expr(column, name)} {operator} {_as_numeric(placeholder)}"
     never = operator in ("=", ">", ">=")  # no stored value is above (or equal to) it
     if column is not None and column.kind == "integer" and _DIGITS.fullmatch(value):
         never = operator in ("=", "<", "<=") if value.strip().startswith("-") else never
     if never:
         return "FALSE"
     return f"{_expr(column, name)} IS NOT NULL"
+
+
+def _is_decimal(column: Column | None, value: str) -> bool:
+    """Whether ``value`` is a decimal number an integer column compares with numerically
+    (too large for NUMERIC, it compares as SQLite's infinity: see ``_unfit``)."""
+    if column is None or column.kind != "integer" or not _DECIMAL.fullmatch(value):
+        return False
+    return _fits_number(_ANY_NUMERIC, value.strip())
+
+
+def _as_numeric(placeholder: str) -> str:
+    return f"CAST({placeholder} AS numeric)"
 
 
 def _ordered(column: Column | None, name: str) -> str:
@@ -310,6 +363,8 @@ def _in(negate: bool) -> Build:
             placeholder = where.add_param(text, shown=item)
             if text is not None and (as_text or fits(column, text)):
                 placeholders.append(placeholder)
+            elif text is not None and _is_decimal(column, text):
+                placeholders.append(_as_numeric(placeholder))
         expr = _text(column, name) if as_text else _equatable(column, name)
         if not placeholders:
             return f"{expr} IS NOT NULL" if negate else "FALSE"
