@@ -109,8 +109,7 @@ def build_where(
     """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``; ``booleans``:
     how boolean fields read their values (frictionless' defaults for any other).
 
-    >>> from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
-from .introspect import NUMERIC, Column, Relation
+    >>> from .introspect import Column, Relation
     >>> r = Relation("t", False, (Column("id", 20, -1, "bigint", True, 1),
     ...                            Column("name", 25, -1, "text", False, 0)))
     >>> w = build_where([("id__gt", "2"), ("name__contains", "Ab")], r)
