@@ -102,3 +102,12 @@ async def test_a_boolean_field_reads_its_own_true_and_false_values(request, tmp_
             assert sorted(row["id"] for row in found) == ids, (query, found)
     finally:
         await close_data_service(service.ds)
+
+
+@pytest.mark.asyncio
+async def test_a_row_page_reads_a_fractional_key_as_the_number(stocked):
+    for key, status in [("1.0", 200), ("1.5", 404), ("1e0", 200)]:
+        response = await stocked.get(f"{stocked.table_path}/{key}.json?_shape=objects")
+        assert response.status_code == status, (key, response.text)
+        if status == 200:
+            assert [row["id"] for row in response.json()["rows"]] == [1]

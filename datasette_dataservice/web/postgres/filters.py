@@ -211,6 +211,13 @@ def _as_numeric(placeholder: str) -> str:
     return f"CAST({placeholder} AS numeric)"
 
 
+def compare(column: Column | None, name: str, operator: str, placeholder: str, value: str) -> str:
+    """``name <operator> value`` as SQLite answers it, whatever text ``value`` is."""
+    if not fits(column, value):
+        return _unfit(column, name, operator, placeholder, value)
+    return f"{_ordered(column, name)} {operator} {placeholder}"
+
+
 def _ordered(column: Column | None, name: str) -> str:
     """The column as it compares in order: text byte-wise, JSON as its text."""
     if column is None or column.kind in TEXT_KINDS:
@@ -319,9 +326,7 @@ def _comparison(lookup: str) -> Build:
 
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         placeholder = where.add_param(value, shown=_coerce_numeric_filter_value(value))
-        if not fits(column, value):
-            return _unfit(column, name, operator, placeholder, value)
-        return f"{_ordered(column, name)} {operator} {placeholder}"
+        return compare(column, name, operator, placeholder, value)
 
     return build
 

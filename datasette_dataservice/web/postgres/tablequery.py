@@ -185,11 +185,7 @@ def build(
 
 def _compare(relation: Relation, where: filters.Where, name: str, operator: str, value) -> str:
     """``name <operator> value`` with SQLite's answer for a value the type cannot hold."""
-    column = relation.column(name)
-    placeholder = where.add_param(value)
-    if not filters.fits(column, value):
-        return filters._unfit(column, name, operator, placeholder, value)
-    return f"{filters._ordered(column, name)} {operator} {placeholder}"
+    return filters.compare(relation.column(name), name, operator, where.add_param(value), value)
 
 
 def _after(relation: Relation, where: filters.Where, token: str, sort, sort_desc) -> str:
