@@ -17,8 +17,6 @@ numbering); the SQL keeps SQLite's semantics where the two engines differ:
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import json
 import re
 from collections.abc import Callable
@@ -30,40 +28,14 @@ from datasette.utils import escape_sqlite
 from datasette.views.base import DatasetteError
 
 from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
-from .introspect import NUMERIC, Column, Relation
+from .introspect import Column, Relation
+from .readable import TEXT_LIKE_KINDS, fits, fits_temporal, is_decimal
 from .sqltext import literal, quote
 
 TEXT_KINDS = {"text"}
-TEXT_LIKE_KINDS = {"date", "timestamp", "time"}  # stored as text by SQLite
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_UPPER.lower())
 _DIGITS = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)  # an integer, however long
-_INTEGER = re.compile(r"^\s*[+-]?0*(\d{1,20})\s*$", re.ASCII)  # PostgreSQL reads ASCII only
-_NUMBER = re.compile(
-    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|[+-]?inf(?:inity)?", re.ASCII | re.IGNORECASE
-)
-_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?\s*", re.ASCII | re.IGNORECASE)
-_ANY_NUMERIC = Column("", NUMERIC, -1, "numeric", False, 0)
-_FLOAT_MAX = {"double precision": decimal.Decimal("1.7976931348623157e308"), "real": 3.4e38}
-_CLOCK = r"[0-9:.,]+(?:Z|[+-][0-9:]+)?"
-_TEMPORAL = {
-    "date": (re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII), datetime.date.fromisoformat),
-    "timestamp": (
-        re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]{_CLOCK})?", re.ASCII),
-        datetime.datetime.fromisoformat,
-    ),
-    "time": (re.compile(_CLOCK, re.ASCII), datetime.time.fromisoformat),
-}
-_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63, "oid": 2**32}
-_BOOLEANS = {
-    *(w[:n] for w in ("true", "yes") for n in range(1, len(w) + 1)),
-    *(w[:n] for w in ("false", "no") for n in range(1, len(w) + 1)),
-    "on",
-    "off",
-    "of",
-    "1",
-    "0",
-}
 LIKE_FORMATS = {
     "contains": "%{}%",
     "notcontains": "%{}%",
@@ -189,7 +161,7 @@ def _unfit(column: Column | None, name: str, operator: str, placeholder: str, va
     any text."""
     if column is not None and column.kind in TEXT_LIKE_KINDS:
         return f'{_text(column, name)} COLLATE "C" {operator} {placeholder}'
-    if _is_decimal(column, value):
+    if is_decimal(column, value):
         return f"{_expr(column, name)} {operator} {_as_numeric(placeholder)}"
     never = operator in ("=", ">", ">=")  # no stored value is above (or equal to) it
     if column is not None and column.kind == "integer" and _DIGITS.fullmatch(value):
@@ -197,14 +169,6 @@ def _unfit(column: Column | None, name: str, operator: str, placeholder: str, va
     if never:
         return "FALSE"
     return f"{_expr(column, name)} IS NOT NULL"
-
-
-def _is_decimal(column: Column | None, value: str) -> bool:
-    """Whether ``value`` is a decimal number an integer column compares with numerically
-    (too large for NUMERIC, it compares as SQLite's infinity: see ``_unfit``)."""
-    if column is None or column.kind != "integer" or not _DECIMAL.fullmatch(value):
-        return False
-    return _fits_number(_ANY_NUMERIC, value.strip())
 
 
 def _as_numeric(placeholder: str) -> str:
@@ -231,62 +195,6 @@ def _equatable(column: Column | None, name: str) -> str:
     return (
         _text(column, name) if column is not None and column.kind == "json" else _expr(column, name)
     )
-
-
-def fits(column: Column | None, value: Any) -> bool:
-    """Whether PostgreSQL can read ``value`` (text) as the column's type.
-
-    >>> number, flag = Column("n", 23, -1, "integer", False, 0), Column("b", 16, -1, "", False, 0)
-    >>> fits(number, "12"), fits(number, "1.5"), fits(flag, "Yes"), fits(flag, "2")
-    (True, False, True, False)
-    """
-    if column is None or not isinstance(value, str):
-        return True
-    kind = column.kind
-    if kind == "integer":
-        if not _INTEGER.match(value):  # more digits than any integer type holds: no
-            return False
-        limit = _INT_RANGES.get(column.type_name, 2**63)
-        return -limit <= int(value) < limit
-    if kind == "number":
-        return _fits_number(column, value.strip())
-    if kind == "boolean":
-        return value.strip().lower() in _BOOLEANS
-    if kind in TEXT_LIKE_KINDS:
-        return _fits_temporal(kind, value.strip())
-    return True
-
-
-def _fits_number(column: Column, value: str) -> bool:
-    """What PostgreSQL reads as NUMERIC (its range) or a float (a finite one).
-
-    >>> n = Column("n", 1700, -1, "numeric", False, 0)
-    >>> [_fits_number(n, v) for v in ("1e5", "-.5", "Infinity", "1e999999", "٣", "0x10")]
-    [True, True, True, False, False, False]
-    """
-    if not _NUMBER.fullmatch(value):
-        return False
-    number = decimal.Decimal(value)
-    if not number.is_finite():
-        return True
-    if column.type_name in _FLOAT_MAX:
-        return abs(number) <= _FLOAT_MAX[column.type_name]
-    exponent = number.as_tuple().exponent
-    return number.adjusted() <= 131071 and -16383 <= (exponent if isinstance(exponent, int) else 0)
-
-
-def _fits_temporal(kind: str, value: str) -> bool:
-    """ISO 8601 as both Python and PostgreSQL read it (not Python's week or ordinal dates,
-    nor offsets past PostgreSQL's +-15:59)."""
-    shape, parse = _TEMPORAL[kind]
-    if not shape.fullmatch(value):
-        return False
-    try:
-        parsed = parse(value)
-    except ValueError:
-        return False
-    offset = parsed.utcoffset() if kind != "date" else None
-    return offset is None or abs(offset) < datetime.timedelta(hours=16)
 
 
 def _fold(pattern: str) -> str:
@@ -367,7 +275,7 @@ def _in(negate: bool) -> Build:
             placeholder = where.add_param(text, shown=item)
             if text is not None and (as_text or fits(column, text)):
                 placeholders.append(placeholder)
-            elif text is not None and _is_decimal(column, text):
+            elif text is not None and is_decimal(column, text):
                 placeholders.append(_as_numeric(placeholder))
         expr = _text(column, name) if as_text else _equatable(column, name)
         if not placeholders:
@@ -429,7 +337,7 @@ def _array(negate: bool) -> Build:
 
 def _date(where: Where, column: Column | None, name: str, value: str) -> str:
     placeholder = where.add_param(value)
-    if column is None or not _fits_temporal("date", value.strip()):
+    if column is None or not fits_temporal("date", value.strip()):
         return "FALSE"  # SQLite: date() of a string that is no date, or of none, is NULL
     expr = _expr(column, name)
     if column is not None and column.kind in ("date", "timestamp"):

@@ -14,7 +14,7 @@ from datasette.renderer import json_renderer
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
-from . import common, execute, filters, pages
+from . import common, execute, filters, pages, readable
 from .render import rows_as_lists
 from .sqltext import qualified, quote
 from .tablequery import shown_sql
@@ -36,7 +36,7 @@ async def row_view(datasette, request) -> Response:
     terms = []
     for i, (pk, value) in enumerate(zip(pks, pk_values, strict=True)):
         column, placeholder = relation.column(pk), f"%(p{i})s"
-        plain = filters.fits(column, value)  # a plain equality: the primary key's index
+        plain = readable.fits(column, value)  # a plain equality: the primary key's index
         terms.append(
             f"{quote(pk)} = {placeholder}"
             if plain
