@@ -14,7 +14,7 @@ from .service.core import is_managed_database, managed_databases_of
 from .service.lifecycle import start_with_datasette
 from .tenancy import middleware as tenant_middleware
 from .web import actions, exceptions, owned_databases
-from .web.core_filters import bindable_filter_params
+from .web.core_filters import managed_filter_params
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
@@ -41,7 +41,7 @@ def prepare_connection(conn, database, datasette):
 
 @hookimpl
 def filters_from_request(request, database, table, datasette):
-    return bindable_filter_params(datasette, request, database, table)
+    return managed_filter_params(datasette, request, database, table)
 
 
 @hookimpl

@@ -1,38 +1,70 @@
-"""Core's table filters on managed SQLite tables, with integers SQLite can bind.
+"""Core's table filters on managed SQLite tables, answering as on PostgreSQL.
 
-Core reads ``?id__gt=99999999999999999999999`` as a Python int, which SQLite cannot bind (a
-500). On a managed table such a parameter is given again as the float of the same value:
-SQLite compares integers with floats exactly, so every stored 64-bit integer is below it,
-as PostgreSQL finds for the same filter on a Postgres-backed table.
+- Integers SQLite can bind: core reads ``?id__gt=99999999999999999999999`` as a Python int,
+  which SQLite cannot bind (a 500). Such a parameter is given again as the float of the same
+  value: SQLite compares integers with floats exactly, so every stored 64-bit integer is
+  below it, as PostgreSQL finds for the same filter on a Postgres-backed table.
+- Boolean fields: ``?active=true`` is bound as 1, as the field reads it
+  (web/boolean_filters.py); core alone compares the stored 1/0 with the text "true".
+- ``?_next=`` on a view must be an offset: a 400 where core fails with a 500.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 from datasette.filters import FilterArguments, Filters
 
 from ..schema.stored_numbers import INT64_MAX, INT64_MIN
 from ..service.core import is_managed_database
+from .boolean_filters import BOOLEAN_LOOKUPS, boolean_readings
+from .paging import offset_of
 
 
-def bindable_filter_params(datasette, request, database: str, table: str):
-    """FilterArguments overriding core's out-of-range integer parameters, or None."""
+async def managed_filter_params(datasette, request, database: str, table: str):
+    """FilterArguments overriding core's parameters where they would answer otherwise than
+    PostgreSQL, or None."""
     if not is_managed_database(datasette, database):
         return None
+    token = request.args.get("_next")
+    if token and table in await datasette.get_database(database).view_names():
+        offset_of(token)
     selections = [
         (key, value)
         for key in request.args
         if not (key.startswith("_") and "__" not in key)  # as core's table view selects them
         for value in request.args.getlist(key)
     ]
-    _, params = Filters(sorted(selections)).build_where_clauses(table)
-    wide = {
-        name: _as_float(value)
-        for name, value in params.items()
-        if type(value) is int and not INT64_MIN <= value <= INT64_MAX
-    }
-    return FilterArguments([], params=wide) if wide else None
+    if not selections:
+        return None
+    readings = await boolean_readings(datasette, database, table)
+    params = {}
+    for name, column, lookup, value in numbered_params(Filters(sorted(selections)), table):
+        if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+            params[name] = _as_float(value)
+        elif lookup in BOOLEAN_LOOKUPS and isinstance(value, str):
+            truth = readings.get(column, {}).get(value)
+            if truth is not None:
+                params[name] = int(truth)
+    return FilterArguments([], params=params) if params else None
+
+
+def numbered_params(filters: Filters, table: str) -> Iterator[tuple[str, str, str, Any]]:
+    """(parameter name, column, lookup, value) of each parameter core binds, numbered as
+    ``Filters.build_where_clauses`` numbers them."""
+    i = 0
+    for column, lookup, value in filters.selections():
+        known = filters._filters_by_key.get(lookup)
+        if known is None:
+            continue
+        _, param = known.where_clause(table, column, value, i)
+        if param is None:
+            continue
+        for individual in param if isinstance(param, list) else [param]:
+            yield f"p{i}", column, lookup, individual
+            i += 1
 
 
 def _as_float(value: int) -> float:

@@ -7,14 +7,16 @@ numbering); the SQL keeps SQLite's semantics where the two engines differ:
 - text compares byte-wise (``COLLATE "C"``), as SQLite's BINARY collation;
 - a value the column's type cannot hold matches as SQLite matches a number against text:
   never equal, greater than any number (``id=abc`` finds nothing instead of failing);
+- a fractional number compares with an integer column numerically (``id__lt=2.5``,
+  ``id=1.0``), as SQLite compares an INTEGER column with a REAL;
+- a boolean field's value is read by its Table Schema's ``trueValues``/``falseValues``
+  (web/boolean_filters.py) for ``exact``, ``not``, ``in`` and ``notin``, as on SQLite;
 - an unknown plain column name is a string literal, as SQLite reads ``"nope"``; ``__in``
   on one, or any unknown bracket-quoted name, is "no such column" (400), as on SQLite.
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import json
 import re
 from collections.abc import Callable
@@ -25,38 +27,15 @@ from datasette.filters import Filters, _coerce_numeric_filter_value
 from datasette.utils import escape_sqlite
 from datasette.views.base import DatasetteError
 
+from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
 from .introspect import Column, Relation
+from .readable import TEXT_LIKE_KINDS, fits, fits_temporal, is_decimal
 from .sqltext import literal, quote
 
 TEXT_KINDS = {"text"}
-TEXT_LIKE_KINDS = {"date", "timestamp", "time"}  # stored as text by SQLite
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_UPPER.lower())
 _DIGITS = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)  # an integer, however long
-_INTEGER = re.compile(r"^\s*[+-]?0*(\d{1,20})\s*$", re.ASCII)  # PostgreSQL reads ASCII only
-_NUMBER = re.compile(
-    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|[+-]?inf(?:inity)?", re.ASCII | re.IGNORECASE
-)
-_FLOAT_MAX = {"double precision": decimal.Decimal("1.7976931348623157e308"), "real": 3.4e38}
-_CLOCK = r"[0-9:.,]+(?:Z|[+-][0-9:]+)?"
-_TEMPORAL = {
-    "date": (re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII), datetime.date.fromisoformat),
-    "timestamp": (
-        re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]{_CLOCK})?", re.ASCII),
-        datetime.datetime.fromisoformat,
-    ),
-    "time": (re.compile(_CLOCK, re.ASCII), datetime.time.fromisoformat),
-}
-_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63, "oid": 2**32}
-_BOOLEANS = {
-    *(w[:n] for w in ("true", "yes") for n in range(1, len(w) + 1)),
-    *(w[:n] for w in ("false", "no") for n in range(1, len(w) + 1)),
-    "on",
-    "off",
-    "of",
-    "1",
-    "0",
-}
 LIKE_FORMATS = {
     "contains": "%{}%",
     "notcontains": "%{}%",
@@ -96,8 +75,11 @@ def human_description(pairs: list[tuple[str, str]]) -> str:
     return Filters(pairs).human_description_en()
 
 
-def build_where(pairs: list[tuple[str, str]], relation: Relation) -> Where:
-    """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``.
+def build_where(
+    pairs: list[tuple[str, str]], relation: Relation, booleans: Readings | None = None
+) -> Where:
+    """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``; ``booleans``:
+    how boolean fields read their values (frictionless' defaults for any other).
 
     >>> from .introspect import Column, Relation
     >>> r = Relation("t", False, (Column("id", 20, -1, "bigint", True, 1),
@@ -118,8 +100,36 @@ def build_where(pairs: list[tuple[str, str]], relation: Relation) -> Where:
             lookup in ("in", "notin") or escape_sqlite(column_name) != column_name
         ):
             raise DatasetteError(f"no such column: {column_name}", title="Invalid SQL", status=400)
+        if column is not None and column.kind == "boolean" and lookup in BOOLEAN_LOOKUPS:
+            reading = (booleans or {}).get(column.name, DEFAULT_READING)
+            value = _read_booleans(value, lookup, reading)
         where.clauses.append(build(where, column, column_name, value))
     return where
+
+
+def _read_booleans(value: str, lookup: str, reading: dict[str, bool]) -> str:
+    """``value`` with each text the field reads as a boolean given as 1/0, any other as ""
+    (which no boolean equals); JSON ``true``/``false``/numbers in an ``__in`` list as they are.
+
+    >>> _read_booleans("yes", "exact", {"yes": True}), _read_booleans("true", "not", {})
+    ('1', '')
+    >>> _read_booleans('["no", true]', "in", {"no": False})
+    '["0", true]'
+    """
+
+    def read(text: str) -> str:
+        truth = reading.get(text)
+        return "" if truth is None else str(int(truth))
+
+    if lookup not in ("in", "notin"):
+        return read(value)
+    try:
+        values = split_values(value)
+    except (ValueError, RecursionError):
+        return value  # _in answers it
+    if not isinstance(values, list):
+        values = [values]
+    return json.dumps([read(v) if isinstance(v, str) else v for v in values])
 
 
 # Expressions -------------------------------------------------------------------------------
@@ -151,12 +161,25 @@ def _unfit(column: Column | None, name: str, operator: str, placeholder: str, va
     any text."""
     if column is not None and column.kind in TEXT_LIKE_KINDS:
         return f'{_text(column, name)} COLLATE "C" {operator} {placeholder}'
+    if is_decimal(column, value):
+        return f"{_expr(column, name)} {operator} {_as_numeric(placeholder)}"
     never = operator in ("=", ">", ">=")  # no stored value is above (or equal to) it
     if column is not None and column.kind == "integer" and _DIGITS.fullmatch(value):
         never = operator in ("=", "<", "<=") if value.strip().startswith("-") else never
     if never:
         return "FALSE"
     return f"{_expr(column, name)} IS NOT NULL"
+
+
+def _as_numeric(placeholder: str) -> str:
+    return f"CAST({placeholder} AS numeric)"
+
+
+def compare(column: Column | None, name: str, operator: str, placeholder: str, value: str) -> str:
+    """``name <operator> value`` as SQLite answers it, whatever text ``value`` is."""
+    if not fits(column, value):
+        return _unfit(column, name, operator, placeholder, value)
+    return f"{_ordered(column, name)} {operator} {placeholder}"
 
 
 def _ordered(column: Column | None, name: str) -> str:
@@ -172,62 +195,6 @@ def _equatable(column: Column | None, name: str) -> str:
     return (
         _text(column, name) if column is not None and column.kind == "json" else _expr(column, name)
     )
-
-
-def fits(column: Column | None, value: Any) -> bool:
-    """Whether PostgreSQL can read ``value`` (text) as the column's type.
-
-    >>> number, flag = Column("n", 23, -1, "integer", False, 0), Column("b", 16, -1, "", False, 0)
-    >>> fits(number, "12"), fits(number, "1.5"), fits(flag, "Yes"), fits(flag, "2")
-    (True, False, True, False)
-    """
-    if column is None or not isinstance(value, str):
-        return True
-    kind = column.kind
-    if kind == "integer":
-        if not _INTEGER.match(value):  # more digits than any integer type holds: no
-            return False
-        limit = _INT_RANGES.get(column.type_name, 2**63)
-        return -limit <= int(value) < limit
-    if kind == "number":
-        return _fits_number(column, value.strip())
-    if kind == "boolean":
-        return value.strip().lower() in _BOOLEANS
-    if kind in TEXT_LIKE_KINDS:
-        return _fits_temporal(kind, value.strip())
-    return True
-
-
-def _fits_number(column: Column, value: str) -> bool:
-    """What PostgreSQL reads as NUMERIC (its range) or a float (a finite one).
-
-    >>> n = Column("n", 1700, -1, "numeric", False, 0)
-    >>> [_fits_number(n, v) for v in ("1e5", "-.5", "Infinity", "1e999999", "٣", "0x10")]
-    [True, True, True, False, False, False]
-    """
-    if not _NUMBER.fullmatch(value):
-        return False
-    number = decimal.Decimal(value)
-    if not number.is_finite():
-        return True
-    if column.type_name in _FLOAT_MAX:
-        return abs(number) <= _FLOAT_MAX[column.type_name]
-    exponent = number.as_tuple().exponent
-    return number.adjusted() <= 131071 and -16383 <= (exponent if isinstance(exponent, int) else 0)
-
-
-def _fits_temporal(kind: str, value: str) -> bool:
-    """ISO 8601 as both Python and PostgreSQL read it (not Python's week or ordinal dates,
-    nor offsets past PostgreSQL's +-15:59)."""
-    shape, parse = _TEMPORAL[kind]
-    if not shape.fullmatch(value):
-        return False
-    try:
-        parsed = parse(value)
-    except ValueError:
-        return False
-    offset = parsed.utcoffset() if kind != "date" else None
-    return offset is None or abs(offset) < datetime.timedelta(hours=16)
 
 
 def _fold(pattern: str) -> str:
@@ -267,9 +234,7 @@ def _comparison(lookup: str) -> Build:
 
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         placeholder = where.add_param(value, shown=_coerce_numeric_filter_value(value))
-        if not fits(column, value):
-            return _unfit(column, name, operator, placeholder, value)
-        return f"{_ordered(column, name)} {operator} {placeholder}"
+        return compare(column, name, operator, placeholder, value)
 
     return build
 
@@ -310,6 +275,8 @@ def _in(negate: bool) -> Build:
             placeholder = where.add_param(text, shown=item)
             if text is not None and (as_text or fits(column, text)):
                 placeholders.append(placeholder)
+            elif text is not None and is_decimal(column, text):
+                placeholders.append(_as_numeric(placeholder))
         expr = _text(column, name) if as_text else _equatable(column, name)
         if not placeholders:
             return f"{expr} IS NOT NULL" if negate else "FALSE"
@@ -370,7 +337,7 @@ def _array(negate: bool) -> Build:
 
 def _date(where: Where, column: Column | None, name: str, value: str) -> str:
     placeholder = where.add_param(value)
-    if column is None or not _fits_temporal("date", value.strip()):
+    if column is None or not fits_temporal("date", value.strip()):
         return "FALSE"  # SQLite: date() of a string that is no date, or of none, is NULL
     expr = _expr(column, name)
     if column is not None and column.kind in ("date", "timestamp"):

@@ -3,7 +3,9 @@
 The SQL must pass core's own check (``validate_sql_select``: a SELECT, WITH or EXPLAIN),
 then runs as one statement in a READ ONLY transaction, with ``statement_timeout`` set to
 ``sql_time_limit_ms`` and ``search_path`` set to the datasource's schema, so users write
-``select * from shop_orders``. ``:name`` parameters come from the query string, as in core.
+``select * from shop_orders``. ``:name`` parameters come from the query string, as in core;
+one missing or empty is bound as NULL: core binds "" on SQLite, which PostgreSQL cannot read
+as a number or date (a 400 where SQLite finds no rows).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ async def query_view(datasette, request) -> Response:
         if missing:
             error = f"You did not supply a value for binding parameter :{missing[0]}."
         else:
-            bind = {n: args.get(n) or "" for n in names}
+            bind = {n: args.get(n) or None for n in names}
             limit_ms = execute.time_limit(datasette, request)
             try:
                 result, truncated = await execute.run_user_sql(

@@ -14,7 +14,7 @@ from datasette.renderer import json_renderer
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
-from . import common, execute, filters, pages
+from . import common, execute, filters, pages, readable
 from .render import rows_as_lists
 from .sqltext import qualified, quote
 from .tablequery import shown_sql
@@ -33,9 +33,18 @@ async def row_view(datasette, request) -> Response:
     if pks == ["rowid"] and relation.column("rowid") is None:
         raise NotFound("Row not found")
     params = {f"p{i}": value for i, value in enumerate(pk_values)}
-    if not all(filters.fits(relation.column(pk), v) for pk, v in zip(pks, pk_values, strict=True)):
+    terms = []
+    for i, (pk, value) in enumerate(zip(pks, pk_values, strict=True)):
+        column, placeholder = relation.column(pk), f"%(p{i})s"
+        plain = readable.fits(column, value)  # a plain equality: the primary key's index
+        terms.append(
+            f"{quote(pk)} = {placeholder}"
+            if plain
+            else filters.compare(column, pk, "=", placeholder, value)
+        )
+    if "FALSE" in terms:
         raise NotFound("Row not found")  # SQLite: a number never equals such text
-    where = " AND ".join(f"{quote(pk)} = %(p{i})s" for i, pk in enumerate(pks))
+    where = " AND ".join(terms)
     sql = f"SELECT * FROM {qualified(target.schema, name)} WHERE {where}"
     async with execute.connection(target) as conn:
         (result,) = await execute.read(

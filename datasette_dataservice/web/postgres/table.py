@@ -12,6 +12,7 @@ from datasette.utils import filters_should_redirect, path_with_added_args, tilde
 from datasette.utils.asgi import BadRequest, Response
 from datasette.views.base import DatasetteError
 
+from ..boolean_filters import Readings, boolean_readings
 from . import common, execute, filters, pages, tablequery
 from .tablequery import SORT_ALIAS, TableQuery, shown_sql
 
@@ -100,6 +101,15 @@ async def _check_special_arguments(datasette, request, database: str, format_: s
         raise BadRequest("_facet= is not available for Postgres-backed databases")
 
 
+async def _boolean_readings(datasette, database: str, relation, request) -> Readings:
+    """The boolean fields' readings, looked up only when a boolean column is filtered."""
+    if not any(c.kind == "boolean" for c in relation.columns) or not filters.filter_pairs(
+        request.args
+    ):
+        return {}
+    return await boolean_readings(datasette, database, relation.name)
+
+
 @common.view
 async def table_view(datasette, request) -> Response:
     start = time.perf_counter()
@@ -118,6 +128,7 @@ async def table_view(datasette, request) -> Response:
         datasette.page_size,
         datasette.max_returned_rows,
         row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
+        booleans=await _boolean_readings(datasette, database, relation, request),
     )
     extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ == "json")
     nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")

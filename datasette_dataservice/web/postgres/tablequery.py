@@ -19,6 +19,7 @@ from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 
+from ..paging import offset_of
 from . import filters
 from .introspect import Relation
 from .sqltext import qualified, quote
@@ -121,13 +122,15 @@ def build(
     default_size: int,
     max_returned_rows: int,
     row_cap: int | None = None,
+    booleans: filters.Readings | None = None,
 ) -> TableQuery:
-    """The page's query; ``row_cap`` bounds the rows fetched (core truncates results)."""
+    """The page's query; ``row_cap`` bounds the rows fetched (core truncates results);
+    ``booleans``: how the table's boolean fields read filter values."""
     pks = relation.pks
     keyset = bool(pks) and not relation.is_view
     columns = columns_to_select(relation, args)
     pairs = filters.filter_pairs(args)
-    where = filters.build_where(pairs, relation)
+    where = filters.build_where(pairs, relation, booleans)
     # ``?_where=`` SQL (the caller has checked execute-sql and runs it read-only)
     where.clauses += ["(" + w.replace("%", "%%") + ")" for w in args.getlist("_where")]
     sort, sort_desc = sort_order(relation, args)
@@ -144,12 +147,7 @@ def build(
     offset = None
     token = args.get("_next")
     if token and not keyset:
-        try:
-            offset = int(token) if token.isascii() and len(token) < 20 else -1
-        except ValueError:
-            offset = -1
-        if offset < 0:
-            raise BadRequest("_next must be an integer offset")
+        offset = offset_of(token)
     elif token:
         where.clauses.append(_after(relation, where, token, sort, sort_desc))
 
@@ -187,11 +185,7 @@ def build(
 
 def _compare(relation: Relation, where: filters.Where, name: str, operator: str, value) -> str:
     """``name <operator> value`` with SQLite's answer for a value the type cannot hold."""
-    column = relation.column(name)
-    placeholder = where.add_param(value)
-    if not filters.fits(column, value):
-        return filters._unfit(column, name, operator, placeholder, value)
-    return f"{filters._ordered(column, name)} {operator} {placeholder}"
+    return filters.compare(relation.column(name), name, operator, where.add_param(value), value)
 
 
 def _after(relation: Relation, where: filters.Where, token: str, sort, sort_desc) -> str:
