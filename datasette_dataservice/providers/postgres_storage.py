@@ -160,8 +160,8 @@ class PostgresConnections:
 
 @asynccontextmanager
 async def _checked_out(pool: AsyncConnectionPool, name: str) -> AsyncIterator:
-    """A connection of the DSN's own database, for the service's own statements (creating
-    a datasource's database, letting its reader log in)."""
+    """A connection from ``pool``; a pool that cannot give one, or a lost server, is a 503
+    naming the connection."""
     try:
         async with pool.connection() as conn:
             yield conn
@@ -203,19 +203,8 @@ class PostgresTarget:
     async def connect(self) -> AsyncIterator[psycopg.AsyncConnection]:
         """A pooled connection (autocommit: open a transaction for anything that writes)."""
         pool = await self.connections.pool(self.connection_name, self.database)
-        try:
-            async with pool.connection() as conn:
-                yield conn
-        except PoolTimeout as error:
-            raise PostgresUnavailable(
-                f'PostgreSQL connection "{self.connection_name}" is busy or unavailable; try again'
-            ) from error
-        except psycopg.OperationalError as error:
-            if not conn_error_is_query_error(error):
-                raise PostgresUnavailable(
-                    f'PostgreSQL connection "{self.connection_name}" failed; try again'
-                ) from error
-            raise
+        async with _checked_out(pool, self.connection_name) as conn:
+            yield conn
 
 
 def conn_error_is_query_error(error: psycopg.OperationalError) -> bool:
