@@ -23,8 +23,9 @@ from datasette import handle_exception as datasette_errors
 from datasette.utils import MultiParams
 from test_contract import ROWS, Service, start_service
 
+from datasette_dataservice.dataplane.postgres import execute, introspect, tablequery
 from datasette_dataservice.service.core import service_for
-from datasette_dataservice.web.postgres import execute, introspect, table, tablequery
+from datasette_dataservice.web.postgres import table
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

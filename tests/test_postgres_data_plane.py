@@ -23,10 +23,11 @@ from datasette.database import Database
 from datasette.tokens import TokenRestrictions
 from test_contract import start_service
 
+from datasette_dataservice.dataplane.postgres import filters, introspect, sqltext, tablequery
 from datasette_dataservice.providers.postgres_isolation import ensure_database, ensure_reader_role
 from datasette_dataservice.providers.postgres_storage import PostgresTarget
 from datasette_dataservice.service.core import service_for
-from datasette_dataservice.web.postgres import filters, introspect, render, sqltext, tablequery
+from datasette_dataservice.web.postgres import render
 
 SCHEMA = RUN_PREFIX + "pgread"  # a schema, in a database of the same name
 # id, name, score, flag, meta, tags, note, day, at

@@ -51,8 +51,7 @@ from .postgres_values import (
     rows_by_key,
     to_param,
 )
-from .sqlite_ddl import field_type, key_list
-from .sqlite_values import document_values
+from .table_shape import document_values, field_type, key_list
 
 MAX_COLUMNS = 1600  # of a table or view
 COPY_FROM_ROWS = 50  # below this, pipelined INSERTs cost less than setting up a COPY

@@ -14,7 +14,7 @@ from typing import Any
 from ..schema.names import quote_identifier as q
 from .base import ProviderError, TableSpec
 from .postgres_isolation import MAX_IDENTIFIER_BYTES
-from .sqlite_ddl import field_type, jsonb_keys, jsonb_view_name, key_list
+from .table_shape import field_type, jsonb_keys, jsonb_view_name, key_list
 
 COLUMN_TYPES = {
     "string": "TEXT",

@@ -36,7 +36,7 @@ from .postgres_ddl import (
 from .postgres_ddl import table_constraints as constraints_of
 from .postgres_rows import copy_into
 from .postgres_values import native_rows, row_values
-from .sqlite_ddl import jsonb_view_name
+from .table_shape import jsonb_view_name
 
 COPY_BATCH = 10_000
 PROBE = "_dataservice_probe"  # has_schema's scratch table or view, never committed

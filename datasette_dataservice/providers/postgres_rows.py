@@ -19,7 +19,7 @@ from ..schema.names import quote_identifier as q
 from .base import ProviderError, TableSpec
 from .postgres_ddl import column_type, jsonb_key_expressions, literal
 from .postgres_values import document, document_json, native_rows, placeholders, row_values
-from .sqlite_ddl import jsonb_keys, key_list
+from .table_shape import jsonb_keys, key_list
 
 MODES = ("insert", "ignore", "replace", "upsert")
 STAGING = "_dataservice_import"

@@ -27,8 +27,7 @@ from .postgres_migrate import (
     view_definition,
 )
 from .postgres_values import native_rows
-from .sqlite_ddl import jsonb_view_name, key_list
-from .sqlite_values import document_values
+from .table_shape import document_values, jsonb_view_name, key_list
 
 
 class PostgresFlatTable(PostgresProvider):

@@ -32,7 +32,7 @@ from ..schema.cast import iso
 from ..schema.names import quote_identifier as q
 from .base import ProviderError, TableSpec
 from .postgres_ddl import JSON_TYPES, column_type, json_value, view_type
-from .sqlite_ddl import field_type
+from .table_shape import field_type
 
 LOOKUP_CHUNK = 10_000
 MAX_JSON_DEPTH = 500  # json recurses once per level, writing here and reading back

@@ -20,7 +20,7 @@ from .base import (
     TableSpec,
     column_limit_problems,
 )
-from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_name, jsonb_view_sql, key_list
+from .sqlite_ddl import flat_table_sql, jsonb_sql, jsonb_view_sql
 from .sqlite_migrate import plan_flat_table, plan_jsonb, run_in_place, run_rebuild
 from .sqlite_rows import (
     all_keys,
@@ -31,7 +31,8 @@ from .sqlite_rows import (
     write_documents,
     write_flat,
 )
-from .sqlite_values import document_values, to_native, to_storage
+from .sqlite_values import to_native, to_storage
+from .table_shape import document_values, jsonb_view_name, key_list
 
 MAX_COLUMNS = 2000  # SQLITE_MAX_COLUMN, of a table or view
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..schema.names import quote_identifier as q
 from .base import TableSpec
+from .table_shape import field_type, jsonb_keys, jsonb_view_name, key_list
 
 COLUMN_TYPES = {
     "string": "TEXT",
@@ -41,10 +42,6 @@ def literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def field_type(field: dict[str, Any]) -> str:
-    return field.get("type") or "string"  # frictionless reads a field without a type as string
 
 
 def column_checks(field: dict[str, Any]) -> list[str]:
@@ -134,10 +131,6 @@ def flat_table_sql(spec: TableSpec, name: str | None = None) -> str:
     return f"CREATE TABLE {q(name or spec.physical_name)} (\n  {body}\n) STRICT"
 
 
-def jsonb_view_name(physical_name: str) -> str:
-    return f"{physical_name}_view"
-
-
 def json_field(name: str) -> str:
     """An expression reading the top-level key ``name`` of the ``data`` column.
 
@@ -199,20 +192,6 @@ def jsonb_view_sql(spec: TableSpec) -> str:
     )
 
 
-def jsonb_keys(spec: TableSpec) -> list[list[str]]:
-    """The schema's keys (primary key first, then unique fields and uniqueKeys)."""
-    keys = []
-    if spec.schema.get("primaryKey"):
-        keys.append(key_list(spec.schema["primaryKey"]))
-    keys += [[f["name"]] for f in spec.fields if (f.get("constraints") or {}).get("unique")]
-    keys += [key_list(k) for k in spec.schema.get("uniqueKeys") or []]
-    unique: list[list[str]] = []
-    for key in keys:
-        if key not in unique:
-            unique.append(key)
-    return unique
-
-
 def jsonb_key_expressions(key: list[str]) -> str:
     return ", ".join(json_field(name) for name in key)
 
@@ -240,9 +219,3 @@ def jsonb_sql(spec: TableSpec) -> list[str]:
         jsonb_view_sql(spec),
         *jsonb_index_sql(spec),
     ]
-
-
-def key_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)

@@ -21,11 +21,11 @@ from .sqlite_ddl import (
     flat_table_sql,
     jsonb_drop_index_sql,
     jsonb_index_sql,
-    jsonb_view_name,
     jsonb_view_sql,
 )
 from .sqlite_ddl import table_constraints as constraints_of
 from .sqlite_values import to_native, to_storage
+from .table_shape import jsonb_view_name
 
 COPY_BATCH = 10_000
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from ..schema.names import quote_identifier as q
 from .base import TableSpec
-from .sqlite_ddl import jsonb_key_expressions, key_list
+from .sqlite_ddl import jsonb_key_expressions
 from .sqlite_values import needs_conversion, to_native, to_storage
+from .table_shape import key_list
 
 MODES = ("insert", "ignore", "replace", "upsert")
 

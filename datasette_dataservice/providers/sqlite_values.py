@@ -35,15 +35,3 @@ def to_storage(value: Any, field: dict[str, Any]) -> Any:
 def needs_conversion(field: dict[str, Any]) -> bool:
     """Whether validated values of ``field`` differ from what SQLite stores."""
     return (field.get("type") or "string") in {"boolean", "any"} | JSON_TEXT_TYPES
-
-
-def document_values(document: dict, names: list[str], aliases: dict[str, list[str]]) -> list:
-    values = []
-    for name in names:
-        for key in [name, *aliases.get(name, [])]:
-            if key in document:
-                values.append(document[key])
-                break
-        else:
-            values.append(None)
-    return values

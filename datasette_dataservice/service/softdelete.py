@@ -17,7 +17,7 @@ import json
 from ..catalog import store
 from ..errors import Conflict, DataServiceError
 from ..providers.base import ProviderError
-from ..providers.sqlite_ddl import key_list
+from ..providers.table_shape import key_list
 from . import audit
 from .core import DataService
 from .datatables import ensure_unreferenced, siblings_of, table_spec

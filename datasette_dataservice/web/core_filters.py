@@ -5,7 +5,7 @@
   value: SQLite compares integers with floats exactly, so every stored 64-bit integer is
   below it, as PostgreSQL finds for the same filter on a Postgres-backed table.
 - Boolean fields: ``?active=true`` is bound as 1, as the field reads it
-  (web/boolean_filters.py); core alone compares the stored 1/0 with the text "true".
+  (dataplane/boolean_filters.py); core alone compares the stored 1/0 with the text "true".
 - ``?_next=`` on a view must be an offset: a 400 where core fails with a 500.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 from datasette.filters import FilterArguments, Filters
 
+from ..dataplane.boolean_filters import BOOLEAN_LOOKUPS, boolean_readings
+from ..dataplane.paging import offset_of
 from ..schema.stored_numbers import INT64_MAX, INT64_MIN
 from ..service.core import is_managed_database
-from .boolean_filters import BOOLEAN_LOOKUPS, boolean_readings
-from .paging import offset_of
 
 
 async def managed_filter_params(datasette, request, database: str, table: str):

@@ -7,7 +7,7 @@ import urllib.parse
 from typing import Any
 
 from ..service.core import service_for
-from .postgres.common import Urls as PostgresUrls
+from .database_urls import Urls as DatabaseUrls
 
 APPS = "/-/apps"
 
@@ -135,7 +135,7 @@ class Serializer:
         if database in self.datasette.databases:
             return self.url(build(self.datasette.urls))
         if service_for(self.datasette).postgres_target(database) is not None:
-            return self.url(build(PostgresUrls(self.datasette)))
+            return self.url(build(DatabaseUrls(self.datasette)))
         return None
 
     @staticmethod

@@ -11,22 +11,21 @@ from typing import Any
 from datasette.extras import ExtraScope, extra_names_from_request
 from datasette.resources import DatabaseResource, TableResource
 from datasette.utils import (
-    PrefixedUrlString,
     md5_not_usedforsecurity,
-    path_with_format,
     path_with_replaced_args,
     tilde_decode,
-    tilde_encode,
 )
 from datasette.utils.asgi import BadRequest, Forbidden, NotFound, Response
 from datasette.views.base import DatasetteError
 from datasette.views.table_extras import TABLE_EXTRA_BUNDLES, table_extra_registry
 
+from ...dataplane.postgres import execute, introspect
+from ...dataplane.postgres.execute import Result
 from ...errors import DataServiceError
 from ...providers.postgres_storage import PostgresTarget
 from ...service.core import service_for
-from . import execute, introspect, render
-from .execute import Result
+from ..database_urls import Urls
+from . import render
 from .mount import PG_MOUNT
 
 View = Callable[[Any, Any], Awaitable[Response]]
@@ -98,28 +97,6 @@ def url_with_args(datasette, request, args: dict[str, Any]) -> str:
     """Core's ``path_with_replaced_args`` on the public path, as an absolute URL."""
     path = path_with_replaced_args(request, args, path=public_path(request))
     return datasette.absolute_url(request, datasette.urls.path(path))
-
-
-class Urls:
-    """``datasette.urls`` for databases Datasette itself does not know (its builder looks
-    the database up): the same paths, tilde-encoded, under base_url."""
-
-    def __init__(self, datasette):
-        self.datasette = datasette
-
-    def database(self, database: str, format: str | None = None) -> str:
-        return self.datasette.urls.path(tilde_encode(database), format=format)
-
-    def table(self, database: str, table: str, format: str | None = None) -> str:
-        path = f"{self.database(database)}/{tilde_encode(table)}"
-        return PrefixedUrlString(path_with_format(path=path, format=format) if format else path)
-
-    def row(self, database: str, table: str, row_path: str, format: str | None = None) -> str:
-        path = f"{self.table(database, table)}/{row_path}"
-        return PrefixedUrlString(path_with_format(path=path, format=format) if format else path)
-
-    def query(self, database: str) -> str:
-        return PrefixedUrlString(f"{self.database(database)}/-/query")
 
 
 async def crumbs(datasette, request, database: str, table: str | None = None) -> list[dict]:

@@ -9,9 +9,10 @@ from datasette.utils import path_with_format
 from datasette.utils.asgi import NotFound, Response
 from datasette.views.base import DatasetteError
 
-from . import common, execute, introspect, pages
-from .sqltext import qualified
-from .tablequery import COUNT_LIMIT
+from ...dataplane.postgres import execute, introspect
+from ...dataplane.postgres.sqltext import qualified
+from ...dataplane.postgres.tablequery import COUNT_LIMIT
+from . import common, pages
 
 COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
 

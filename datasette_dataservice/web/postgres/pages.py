@@ -16,9 +16,9 @@ from datasette.utils import (
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
+from ...dataplane.postgres.introspect import Relation
+from ...dataplane.postgres.tablequery import TableQuery, shown_sql
 from . import common
-from .introspect import Relation
-from .tablequery import TableQuery, shown_sql
 
 
 def value_type(value: Any) -> str:

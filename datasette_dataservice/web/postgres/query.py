@@ -20,9 +20,10 @@ from datasette.utils import InvalidSql, validate_sql_select
 from datasette.utils.asgi import NotFound, Response
 from datasette.views.base import DatasetteError
 
-from . import common, execute, pages
+from ...dataplane.postgres import execute
+from ...dataplane.postgres.sqltext import to_psycopg
+from . import common, pages
 from .render import rows_as_lists
-from .sqltext import to_psycopg
 
 
 def row_cap(datasette) -> int:

@@ -22,8 +22,8 @@ from typing import Any
 
 import isodate
 
+from ...dataplane.postgres import introspect as pg
 from ...schema.cast import iso
-from . import introspect as pg
 
 Converter = Callable[[Any], Any]
 

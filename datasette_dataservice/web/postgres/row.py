@@ -14,10 +14,11 @@ from datasette.renderer import json_renderer
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
-from . import common, execute, filters, pages, readable
+from ...dataplane.postgres import execute, filters, readable
+from ...dataplane.postgres.sqltext import qualified, quote
+from ...dataplane.postgres.tablequery import shown_sql
+from . import common, pages
 from .render import rows_as_lists
-from .sqltext import qualified, quote
-from .tablequery import shown_sql
 
 
 @common.view

@@ -12,9 +12,10 @@ from datasette.utils import filters_should_redirect, path_with_added_args, tilde
 from datasette.utils.asgi import BadRequest, Response
 from datasette.views.base import DatasetteError
 
-from ..boolean_filters import Readings, boolean_readings
-from . import common, execute, filters, pages, tablequery
-from .tablequery import SORT_ALIAS, TableQuery, shown_sql
+from ...dataplane.boolean_filters import Readings, boolean_readings
+from ...dataplane.postgres import execute, filters, tablequery
+from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
+from . import common, pages
 
 
 def _redirect(datasette, request) -> Response | None:

@@ -1,5 +1,5 @@
 """Whether PostgreSQL can read a filter's text as a column's type, and so compare it there;
-text it cannot read is compared as SQLite would (web/postgres/filters.py)."""
+text it cannot read is compared as SQLite would (dataplane/postgres/filters.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ numbering); the SQL keeps SQLite's semantics where the two engines differ:
 - a fractional number compares with an integer column numerically (``id__lt=2.5``,
   ``id=1.0``), as SQLite compares an INTEGER column with a REAL;
 - a boolean field's value is read by its Table Schema's ``trueValues``/``falseValues``
-  (web/boolean_filters.py) for ``exact``, ``not``, ``in`` and ``notin``, as on SQLite;
+  (dataplane/boolean_filters.py) for ``exact``, ``not``, ``in`` and ``notin``, as on SQLite;
 - an unknown plain column name is a string literal, as SQLite reads ``"nope"``; ``__in``
   on one, or any unknown bracket-quoted name, is "no such column" (400), as on SQLite.
 """

@@ -1,0 +1,1 @@
+"""The Postgres data plane: SQL text, introspection, filters, table queries, execution."""
