@@ -15,6 +15,7 @@ from .service.lifecycle import start_with_datasette
 from .tenancy import middleware as tenant_middleware
 from .web import actions, exceptions, owned_databases
 from .web.core_filters import managed_filter_params
+from .web.postgres import listings as postgres_listings
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
@@ -57,6 +58,7 @@ def asgi_wrapper(datasette):
 
     def wrap(app):
         if config.postgres:  # Postgres-backed databases answer at Datasette's own URLs
+            app = postgres_listings.keep_listed(datasette, app)  # ...and are listed there
             app = mount_postgres(datasette, app)
         if config.tenancy.mode != "off":
             app = tenant_middleware(datasette, app, config.tenancy, managed_databases_of(datasette))
@@ -84,7 +86,7 @@ def permission_resources_sql(datasette, actor, action):
 
 @hookimpl
 def register_routes(datasette):
-    return route_table()
+    return [*postgres_listings.routes(datasette), *route_table()]
 
 
 @hookimpl
