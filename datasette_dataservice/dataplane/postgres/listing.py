@@ -28,6 +28,7 @@ from typing import Any
 from datasette.database import Database
 from datasette.views.base import DatasetteError
 
+from ...catalog import store
 from ...providers.postgres_storage import PostgresTarget
 from ...schema.names import quote_identifier as q
 from . import execute, introspect
@@ -99,6 +100,7 @@ class ListedDatabase(Database):
         self.is_memory = False  # its data lives in PostgreSQL, as a managed SQLite file's
         self.target = target
         self.statements: list[str] | None = None  # what the mirror holds
+        self.fingerprint: tuple | None = None  # of the datatables it was last read for
         self.postgres_size = 0
         # A shared in-memory database lives while a connection to it is open.
         self._keeper = sqlite3.connect(
@@ -175,3 +177,16 @@ async def read_schema(target: PostgresTarget) -> tuple[list[str], int]:
         foreign_keys = [tuple(row) for row in await cursor.fetchall()]
         size = await introspect.schema_size(conn, target.schema)
     return schema_ddl(relations, foreign_keys), size
+
+
+async def fingerprints(service) -> dict[str, tuple]:
+    """Database name -> what the catalog says shapes its tables (each materialized
+    datatable's id, table, schema version and hash, and whether it is deleted): a database
+    whose fingerprint is unchanged need not be read again."""
+    found: dict[str, list] = {}
+    for row in await service.read(store.all_materialized_datatables):
+        found.setdefault(row["database_name"], []).append(
+            (row["id"], row["physical_table_name"], row["schema_version"], row["schema_hash"])
+            + (row["is_active"], row["provider_type"])
+        )
+    return {name: tuple(rows) for name, rows in found.items()}

@@ -2,9 +2,10 @@
 
 Before a request is served, each Postgres-backed database the data service serves is
 registered with Datasette as a ``ListedDatabase`` mirroring its PostgreSQL schema, and one no
-longer served is removed. The mirrors are rebuilt when the catalog changes (every schema change
-the plugin makes ends with a catalog write) or the set of served databases does; between
-changes a request pays one comparison.
+longer served is removed. After the catalog changes (every schema change the plugin makes
+ends with a catalog write) or the set of served databases does, the mirrors whose datatables
+changed in the catalog are read again from PostgreSQL; between changes a request pays one
+comparison.
 
 Under the mount, the listings of one database that core and the data service build from
 those mirrors answer for a Postgres-backed database as for a SQLite one: ``/{db}/-/schema``
@@ -24,7 +25,7 @@ from datasette.views.base import DatasetteError
 from datasette.views.special import DatabaseSchemaView
 from datasette.views.stored_queries import QueryListView
 
-from ...dataplane.postgres.listing import ListedDatabase, read_schema
+from ...dataplane.postgres.listing import ListedDatabase, fingerprints, read_schema
 from ...errors import DataServiceError
 from ...service.core import DataService, running_service
 from .. import instance
@@ -60,13 +61,14 @@ async def sync(datasette, service: DataService) -> None:
         state = _state(service)  # read before PostgreSQL is: a later change syncs again
         if mirrors.built_from == state:
             return
-        changed = await _rebuild(datasette, mirrors, dict(service.postgres_targets))
+        targets = dict(service.postgres_targets)
+        changed = await _rebuild(datasette, mirrors, targets, await fingerprints(service))
         mirrors.built_from = state
     if changed:  # core's catalog would otherwise lag up to a second
         await datasette.refresh_schemas(force=True)
 
 
-async def _rebuild(datasette, mirrors: Mirrors, targets: dict) -> bool:
+async def _rebuild(datasette, mirrors: Mirrors, targets: dict, fingerprints: dict) -> bool:
     changed = False
     for name, mirror in list(mirrors.databases.items()):
         registered = datasette.databases.get(name) is mirror
@@ -86,12 +88,16 @@ async def _rebuild(datasette, mirrors: Mirrors, targets: dict) -> bool:
             mirror = mirrors.databases[name] = ListedDatabase(datasette, target)
             datasette.add_database(mirror, name=name)
             changed = True
+        fingerprint = fingerprints.get(name, ())
+        if fingerprint == mirror.fingerprint:
+            continue  # none of its datatables changed
         try:
             statements, mirror.postgres_size = await read_schema(target)
         except (DatasetteError, DataServiceError, psycopg.Error) as error:
             log.warning("could not read the schema of %s for listings: %s", name, error)
             continue  # listed as last read; the next catalog change tries again
         changed = await mirror.mirror(statements) or changed
+        mirror.fingerprint = fingerprint
     return changed
 
 
