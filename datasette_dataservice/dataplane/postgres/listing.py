@@ -97,7 +97,9 @@ class ListedDatabase(Database):
     def __init__(self, datasette, target: PostgresTarget):
         memory_name = f"dataservice_postgres_{uuid.uuid4().hex}"
         super().__init__(datasette, memory_name=memory_name, is_mutable=True)
-        self.is_memory = False  # its data lives in PostgreSQL, as a managed SQLite file's
+        # Its data lives in PostgreSQL, not in memory; but with --crossdb, core attaches every
+        # database that is not in memory to _memory by its path, which a mirror has not.
+        self.is_memory = bool(getattr(datasette, "crossdb", False))
         self.target = target
         self.statements: list[str] | None = None  # what the mirror holds
         self.fingerprint: tuple | None = None  # of the datatables it was last read for
