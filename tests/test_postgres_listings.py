@@ -162,6 +162,11 @@ async def test_every_listing_shows_the_postgres_database_like_the_sqlite_one(sho
     queries = {db: await shop.json(f"/{db}/-/queries.json") for db in DATABASES}
     assert set(queries["shop_pg"]) == set(queries["shop_lite"])
 
+    # and the HTML of the per-database listings
+    for path in ("/shop_pg/-/schema", "/shop_pg/-/queries", "/-/schema"):
+        page = await shop.get(path)
+        assert page.status_code == 200 and "shop_pg" in page.text, path
+
 
 @pytest.mark.asyncio
 async def test_listings_follow_the_permission_rules(tmp_path, postgres_config):
