@@ -11,7 +11,8 @@ import re
 
 import pytest
 import pytest_asyncio
-from conftest import close_data_service, make_datasette, postgres_config_for
+from conftest import assert_error, close_data_service, make_datasette, postgres_config_for
+from datasette.tokens import TokenRestrictions
 from test_contract import COMBINATIONS, ROWS, SCHEMA, Service
 
 DATABASE = "shop_main"
@@ -151,6 +152,55 @@ async def test_permissions(shop):
         assert response.status_code == 403, (method, response.text)
         assert "managed by the data service" in response.json()["error"]
     assert len(await shop.rows()) == len(ROWS)
+
+
+@pytest.mark.asyncio
+async def test_a_stored_query_runs_for_who_may_run_sql(shop):
+    """A query stored by a user (untrusted, not from config) runs as a config one does, for
+    an actor who may also execute SQL (core's rule); a config query needs view-query only."""
+    table = "shop_items_view" if shop.provider == "jsonb" else "shop_items"
+    await shop.ds.add_query(
+        DATABASE, "stored", f"select count(*) as n from {table}", source="user", owner_id="root"
+    )
+    status, body = await get_json(shop, f"/{DATABASE}/stored.json?_shape=array")
+    assert (status, body) == (200, [{"n": len(ROWS)}])
+    restrictions = (
+        TokenRestrictions()
+        .allow_all("view-instance")
+        .allow_database(DATABASE, "view-database")
+        .allow_resource(DATABASE, "stored", "view-query")
+        .allow_resource(DATABASE, "who", "view-query")
+    )
+    token = await shop.ds.create_token("root", restrictions=restrictions)
+    viewer = {"Authorization": f"Bearer {token}"}
+    status, body = await get_json(shop, f"/{DATABASE}/stored.json", headers=viewer)
+    assert status == 403, body
+    status, body = await get_json(shop, f"/{DATABASE}/who.json?_shape=array", headers=viewer)
+    assert (status, body) == (200, [{"who": "root"}])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("provider", ["flat_table", "jsonb"])
+async def test_storing_a_query_is_refused_clearly_on_postgres(request, tmp_path, provider):
+    """Core classifies a query to store with SQLite's analysis: on a Postgres-backed database
+    storing and editing answer 404 with the way to add queries (they were 404 "change its
+    tables through the data service" before)."""
+    shop = await start(tmp_path, provider, "postgres", request.getfixturevalue("postgres_config"))
+    try:
+        client = shop.ds.client
+        for method, path in [
+            ("post", f"/{DATABASE}/-/queries/store"),
+            ("get", f"/{DATABASE}/-/queries/analyze?sql=select+1"),
+            ("get", f"/{DATABASE}/by_name/-/edit"),
+            ("post", f"/{DATABASE}/by_name/-/update"),
+            ("post", f"/{DATABASE}/by_name/-/delete"),
+        ]:
+            response = await getattr(client, method)(path, headers=shop.headers)
+            body = assert_error(response, 404)
+            assert "configure them as canned queries" in body["error"], path
+        assert (await get_json(shop, f"/{DATABASE}/by_name/-/definition"))[0] == 200
+    finally:
+        await close_data_service(shop.ds)
 
 
 @pytest.mark.asyncio

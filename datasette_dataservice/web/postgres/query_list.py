@@ -22,9 +22,11 @@ from datasette.resources import QueryResource
 from datasette.stored_queries import StoredQueryPage, query_row_to_stored_query
 from datasette.url_builder import Urls as CoreUrls
 from datasette.utils import tilde_encode, urlsafe_components
-from datasette.utils.asgi import Request
+from datasette.utils.asgi import Request, Response
 from datasette.views.stored_queries import QueryDefinitionView, QueryListView
 
+from ...errors import NotFound
+from .. import responses
 from . import common
 from .mount import PG_MOUNT
 
@@ -176,3 +178,18 @@ async def definition_view(datasette, request):
     _, database = common.target_of(datasette, request)
     view = QueryDefinitionView(_PostgresDatasette(datasette, database))
     return await view.dispatch_request(_public(request))
+
+
+async def storing_elsewhere(request) -> Response:
+    """``/{db}/-/queries/store``, ``/-/queries/analyze`` and ``/{db}/{query}/-/edit``,
+    ``update``, ``delete``: core checks and classifies a query to store with SQLite's own
+    analysis (``db.analyze_sql``), which a Postgres-backed database has no equivalent of, so
+    they answer 404 here; queries stored otherwise (config, ``datasette.add_query``) run."""
+    return responses.error(
+        NotFound(
+            f"{request.path.removeprefix(PG_MOUNT)} is not available: this database is served "
+            "from PostgreSQL, where queries cannot be stored or edited through Datasette; "
+            "configure them as canned queries (databases: {db: {queries: ...}} in Datasette's "
+            "config)"
+        )
+    )

@@ -7,7 +7,7 @@ from .canned import table_or_query_view
 from .database import database_view
 from .mount import PG_MOUNT
 from .query import query_view
-from .query_list import definition_view, queries_view
+from .query_list import definition_view, queries_view, storing_elsewhere
 from .row import row_view
 
 BASE = "^" + PG_MOUNT + r"/(?P<database>[^/.]+)"
@@ -19,6 +19,8 @@ ROUTES = [
     (BASE + FORMAT + "/?$", database_view),
     (BASE + r"/-/queries\.(?P<format>json)$", queries_view),
     (BASE + r"/(?P<query>[^/.]+)/-/definition$", definition_view),
+    (BASE + r"/-/queries/(?:store|analyze)$", storing_elsewhere),
+    (BASE + r"/(?P<query>[^/.]+)/-/(?:edit|update|delete)$", storing_elsewhere),
     (BASE + TABLE + FORMAT + "$", table_or_query_view),  # a table, else a canned query
     (BASE + TABLE + r"/(?P<pks>[^/]+?)" + FORMAT + "$", row_view),
 ]
