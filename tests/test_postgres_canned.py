@@ -257,6 +257,14 @@ async def test_the_query_page(shop):
         f'<a href="/{DATABASE}/by_name" title="One customer&#39;s items">Items by name</a>' in page
     )
     assert f'<a href="/{DATABASE}/hidden#results"' in page
+    assert f'<a href="/{DATABASE}/-/queries">View 7 queries</a>' in page
+
+    listing = (await client.get(f"/{DATABASE}/-/queries?_size=3", headers=headers)).text
+    assert f'class="query-list-title" href="/{DATABASE}/by_name" title=' not in listing
+    assert f'class="query-list-title" href="/{DATABASE}/hidden#results"' in listing
+    assert re.search(
+        r'<a href="http://localhost/shop_main/-/queries\?_size=3&amp;_next=[^"]+">', listing
+    )
 
 
 # The same answers on both engines ------------------------------------------------------------

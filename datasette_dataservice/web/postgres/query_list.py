@@ -166,10 +166,24 @@ def _public(request) -> Request:
     return Request(scope, request.receive)
 
 
+class _QueryList(QueryListView):
+    """Core's query list; its page from core's template through
+    dataservice_postgres_queries.html."""
+
+    async def render(self, templates, request, context=None):
+        database = self.ds.get_database().name
+        context = {
+            **(context or {}),
+            "query_list_urls": self.ds.urls,
+            "crumb_links": await common.crumbs(self.ds._datasette, request, database),
+        }
+        return await super().render(["dataservice_postgres_queries.html"], request, context)
+
+
 async def queries_view(datasette, request):
-    """``/{db}/-/queries.json``: core's query list."""
+    """``/{db}/-/queries(.json)``: core's query list."""
     _, database = common.target_of(datasette, request)  # 404 unless served here
-    view = QueryListView(_PostgresDatasette(datasette, database))
+    view = _QueryList(_PostgresDatasette(datasette, database))
     return await view.dispatch_request(_public(request))
 
 

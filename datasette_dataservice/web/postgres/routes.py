@@ -17,7 +17,7 @@ FORMAT = r"(?:\.(?P<format>\w+))?"
 ROUTES = [
     (BASE + r"/-/query" + FORMAT + "$", query_view),
     (BASE + FORMAT + "/?$", database_view),
-    (BASE + r"/-/queries\.(?P<format>json)$", queries_view),
+    (BASE + r"/-/queries(?:\.(?P<format>json))?$", queries_view),
     (BASE + r"/(?P<query>[^/.]+)/-/definition$", definition_view),
     (BASE + r"/-/queries/(?:store|analyze)$", storing_elsewhere),
     (BASE + r"/(?P<query>[^/.]+)/-/(?:edit|update|delete)$", storing_elsewhere),
