@@ -36,14 +36,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(data_dir: Path, *settings: tuple[str, str], log: Path | None = None):
-    """Serve ``data_dir`` with ``-s plugins.datasette-dataservice.KEY VALUE`` settings; yield a
-    LiveServer with a root token once it answers; stop it afterwards."""
+def live_server(
+    data_dir: Path,
+    *settings: tuple[str, str],
+    log: Path | None = None,
+    config: tuple[tuple[str, str], ...] = (),
+):
+    """Serve ``data_dir`` with ``-s plugins.datasette-dataservice.KEY VALUE`` settings (and
+    ``config``: other ``-s KEY VALUE`` pairs of Datasette's config); yield a LiveServer with a
+    root token once it answers; stop it afterwards."""
     secret = "live-server-secret"
     port = free_port()
     arguments = [sys.executable, "-m", "datasette", "serve", "--root", "-p", str(port)]
     for key, value in [("data_dir", str(data_dir)), *settings]:
         arguments += ["-s", f"plugins.datasette-dataservice.{key}", value]
+    for key, value in config:
+        arguments += ["-s", key, value]
     output = log.open("w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         arguments,

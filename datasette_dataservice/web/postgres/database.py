@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from datasette.resources import DatabaseResource, TableResource
+from datasette.stored_queries import stored_query_to_dict
 from datasette.utils import path_with_format
 from datasette.utils.asgi import NotFound, Response
 from datasette.views.base import DatasetteError
@@ -12,7 +13,7 @@ from datasette.views.base import DatasetteError
 from ...dataplane.postgres import execute, introspect
 from ...dataplane.postgres.sqltext import qualified
 from ...dataplane.postgres.tablequery import COUNT_LIMIT
-from . import common, pages
+from . import common, pages, query_list
 
 COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
 
@@ -87,6 +88,14 @@ async def database_view(datasette, request) -> Response:
         for name in table_names
     ]
     views = [{"name": n, "private": shown[n]} for n in shown if relations[n].is_view]
+    queries = await query_list.list_queries(
+        datasette, database, actor=request.actor, limit=5, include_private=True
+    )
+    queries_count = (
+        await query_list.count_queries(datasette, database, actor=request.actor)
+        if queries.has_more
+        else len(queries.queries)
+    )
     allow_execute_sql = await common.can_execute_sql(datasette, request, database)
     table_columns = {}
     if allow_execute_sql:
@@ -103,9 +112,9 @@ async def database_view(datasette, request) -> Response:
         "tables": tables,
         "hidden_count": 0,
         "views": views,
-        "queries": [],
-        "queries_more": False,
-        "queries_count": 0,
+        "queries": [stored_query_to_dict(q) for q in queries.queries],
+        "queries_more": queries.has_more,
+        "queries_count": queries_count,
         "allow_execute_sql": allow_execute_sql,
         "table_columns": table_columns,
         "metadata": await datasette.get_database_metadata(database),

@@ -10,6 +10,8 @@ as a number or date (a 400 where SQLite finds no rows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -32,12 +34,18 @@ def row_cap(datasette) -> int:
     return cap + 1 if cap == datasette.page_size else cap
 
 
-@common.view
-async def query_view(datasette, request) -> Response:
-    target, database = common.target_of(datasette, request)
+def format_of(request) -> str:
+    """The format a query page is asked for (``?sql=`` and canned queries alike)."""
     format_ = request.url_vars.get("format") or "html"
     if format_ not in ("html", "json"):
         raise NotFound(f"Invalid format: {format_}")
+    return format_
+
+
+@common.view
+async def query_view(datasette, request) -> Response:
+    target, database = common.target_of(datasette, request)
+    format_ = format_of(request)
     private = await common.visible(
         datasette, request, "execute-sql", DatabaseResource(database=database), "execute-sql"
     )
@@ -48,10 +56,7 @@ async def query_view(datasette, request) -> Response:
 
     names: list[str] = []
     named_values: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
-    columns: list[str] = []
-    truncated = False
-    error = None
+    ran = Ran()
     if sql:
         try:
             validate_sql_select(sql)
@@ -61,49 +66,83 @@ async def query_view(datasette, request) -> Response:
         named_values = {n: args.get(n) or "" for n in names if not n.startswith("_")}
         missing = [n for n in names if n.startswith("_") and n not in args]
         if missing:
-            error = f"You did not supply a value for binding parameter :{missing[0]}."
+            ran = Ran(error=f"You did not supply a value for binding parameter :{missing[0]}.")
         else:
             bind = {n: args.get(n) or None for n in names}
-            limit_ms = execute.time_limit(datasette, request)
-            try:
-                result, truncated = await execute.run_user_sql(
-                    target, statement, bind, limit_ms, row_cap(datasette)
-                )
-                async with execute.connection(target) as conn:
-                    converters = await common.query_converters(datasette, database, conn, result)
-            except psycopg.Error as failure:
-                error = execute.message_of(failure)
-            else:
-                columns = result.columns
-                rows = common.rows_as_dicts(columns, rows_as_lists(result.rows, converters))
+            ran = await run(datasette, request, target, database, statement, bind)
 
     if format_ == "html":
+        display = pages.display_rows(datasette, database, None, ran.columns, ran.rows, [])
         context = {
             "database": database,
             "private": private,
             "database_color": common.database_color(database),
             "sql": sql or "",
             "parameters": [(n, named_values.get(n, "")) for n in names if not n.startswith("_")],
-            "error": error,
-            "truncated": truncated,
-            "columns": columns,
-            "display_columns": pages.display_rows(datasette, database, None, columns, [], [])[0],
-            "display_rows": pages.display_rows(datasette, database, None, columns, rows, [])[1],
+            "error": ran.error,
+            "truncated": ran.truncated,
+            "columns": ran.columns,
+            "display_columns": display[0],
+            "display_rows": display[1],
         }
         return await pages.render(
             datasette, request, "dataservice_postgres_query.html", context, view_name="database"
         )
 
-    data: dict[str, Any] = {"ok": True, "rows": rows, "columns": columns}
+    def metadata():
+        return datasette.get_database_metadata(database)
+
+    return await json_response(
+        datasette, request, database, private, sql, named_values, ran, metadata
+    )
+
+
+@dataclass
+class Ran:
+    """A query's outcome: its columns and rows as core shows them, or PostgreSQL's error."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+    error: str | None = None
+
+
+async def run(datasette, request, target, database: str, statement: str, bind: dict) -> Ran:
+    """Run a read-only query (psycopg SQL, ``bind`` its values) as ``?sql=`` queries run."""
+    limit_ms = execute.time_limit(datasette, request)
+    try:
+        result, truncated = await execute.run_user_sql(
+            target, statement, bind, limit_ms, row_cap(datasette)
+        )
+        async with execute.connection(target) as conn:
+            converters = await common.query_converters(datasette, database, conn, result)
+    except psycopg.Error as failure:
+        return Ran(error=execute.message_of(failure))
+    rows = common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
+    return Ran(result.columns, rows, truncated)
+
+
+async def json_response(
+    datasette,
+    request,
+    database: str,
+    private: bool,
+    sql: str | None,
+    params: dict[str, Any],
+    ran: Ran,
+    metadata: Callable[[], Any],
+) -> Response:
+    """Core's query JSON (``_shape``, ``_extra``) for a ``?sql=`` or canned query's result."""
+    data: dict[str, Any] = {"ok": True, "rows": ran.rows, "columns": ran.columns}
     extras = common.requested_extras(request, ExtraScope.QUERY)
     if extras:
         values = {
-            "columns": lambda: columns,
-            "query": lambda: {"sql": sql, "params": named_values},
-            "metadata": lambda: datasette.get_database_metadata(database),
+            "columns": lambda: ran.columns,
+            "query": lambda: {"sql": sql, "params": params},
+            "metadata": metadata,
             "database": lambda: database,
             "database_color": lambda: common.database_color(database),
             "private": lambda: private,
         }
         data.update(await common.resolve_extras(extras, ExtraScope.QUERY, values))
-    return json_renderer(request, request.args, data, error, truncated=truncated)
+    return json_renderer(request, request.args, data, ran.error, truncated=ran.truncated)
