@@ -22,7 +22,7 @@ from datasette.views.base import DatasetteError
 
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
-from . import common, pages
+from . import common, csv_export, pages, renderers
 from .render import rows_as_lists
 
 
@@ -36,14 +36,14 @@ def row_cap(datasette) -> int:
 async def query_view(datasette, request) -> Response:
     target, database = common.target_of(datasette, request)
     format_ = request.url_vars.get("format") or "html"
-    if format_ not in ("html", "json"):
+    if not renderers.is_known(datasette, format_):
         raise NotFound(f"Invalid format: {format_}")
     private = await common.visible(
         datasette, request, "execute-sql", DatabaseResource(database=database), "execute-sql"
     )
     args = {key: request.args.get(key) for key in request.args}
     sql = args.pop("sql", None)
-    if format_ == "json" and not sql:
+    if format_ != "html" and not sql:
         raise DatasetteError("?sql= is required", status=400)
 
     names: list[str] = []
@@ -94,6 +94,10 @@ async def query_view(datasette, request) -> Response:
             datasette, request, "dataservice_postgres_query.html", context, view_name="database"
         )
 
+    if format_ == "csv":
+        if error is not None:  # core: the query's error is the CSV's 400
+            raise DatasetteError(error, title="Invalid SQL", status=400)
+        return await csv_export.rows_csv(datasette, request, database, None, columns, rows)
     data: dict[str, Any] = {"ok": True, "rows": rows, "columns": columns}
     extras = common.requested_extras(request, ExtraScope.QUERY)
     if extras:
@@ -106,4 +110,19 @@ async def query_view(datasette, request) -> Response:
             "private": lambda: private,
         }
         data.update(await common.resolve_extras(extras, ExtraScope.QUERY, values))
+    if renderers.is_plugin_format(datasette, format_):
+        return await renderers.render(
+            datasette,
+            request,
+            format_,
+            columns=columns,
+            rows=rows,
+            sql=sql,
+            database=database,
+            table=None,
+            view_name="table",
+            data=data,
+            truncated=truncated,
+            error=error,
+        )
     return json_renderer(request, request.args, data, error, truncated=truncated)

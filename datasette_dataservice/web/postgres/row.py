@@ -17,7 +17,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from ...dataplane.postgres import execute, filters, readable
 from ...dataplane.postgres.sqltext import qualified, quote
 from ...dataplane.postgres.tablequery import shown_sql
-from . import common, pages
+from . import common, csv_export, pages, renderers
 from .render import rows_as_lists
 
 
@@ -55,6 +55,8 @@ async def row_view(datasette, request) -> Response:
         raise NotFound("Row not found")
     converters = await common.converters(datasette, database, relation, result)
     rows = common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
+    if format_ == "csv":
+        return await csv_export.rows_csv(datasette, request, database, name, result.columns, rows)
     if format_ == "html":
         header, body = pages.display_rows(datasette, database, name, result.columns, rows, pks)
         context = {
@@ -95,5 +97,19 @@ async def row_view(datasette, request) -> Response:
     }
     data.update(await common.resolve_extras(extras, ExtraScope.ROW, values))
     data["query_ms"] = (time.perf_counter() - start) * 1000
+    if renderers.is_plugin_format(datasette, format_):
+        response = await renderers.render(
+            datasette,
+            request,
+            format_,
+            columns=result.columns,
+            rows=rows,
+            sql=(data.get("query") or {}).get("sql"),
+            database=database,
+            table=name,
+            view_name="row",
+            data=data,
+        )
+        return common.finish(datasette, request, response, private)
     response = json_renderer(request, request.args, data, None, truncated=False)
     return common.finish(datasette, request, response, private)
