@@ -138,6 +138,15 @@ async def _labels(datasette, request, target, database, conn, fk, label_column, 
     }
 
 
+def links(found: Labels) -> dict[str, str]:
+    """Expanded column -> the table its values link to (HTML cells)."""
+    return {
+        fk["column"]: fk["other_table"]
+        for fk, _ in found.expandable
+        if fk["column"] in found.expanded
+    }
+
+
 def link(datasette, database: str, other_table: str, cell: dict[str, Any]) -> markupsafe.Markup:
     """An expanded key's HTML cell: a link to the referenced row, with its label."""
     label, value = cell["label"], cell["value"]

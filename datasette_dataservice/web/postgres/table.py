@@ -186,6 +186,7 @@ async def table_view(datasette, request) -> Response:
             private=private,
             human=human_description(query),
             query_ms=(time.perf_counter() - start) * 1000,
+            links=labels.links(found),
         )
     data = {"ok": True, "next": next_token, "next_url": next_url}
     data.update(await common.resolve_extras(extras, ExtraScope.TABLE, extra_values()))
