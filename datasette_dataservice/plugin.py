@@ -18,6 +18,7 @@ from .web.core_filters import managed_filter_params
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
+from .web.tsv import RENDERER as TSV_RENDERER
 
 pm.add_hookspecs(hookspecs)
 
@@ -80,6 +81,11 @@ def register_actions(datasette):
 @hookimpl
 def permission_resources_sql(datasette, actor, action):
     return permissions.permission_rules(datasette, actor, action)
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return TSV_RENDERER
 
 
 @hookimpl

@@ -5,11 +5,14 @@ stream sends every row, however many pages that is."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 import pytest
 from conftest import close_data_service
-from test_contract import ENGINES, PROVIDERS, ROWS, start_service
+from datasette import hookimpl
+from datasette.plugins import pm
+from test_contract import ENGINES, PROVIDERS, ROWS, start_service, without_volatile
 
 SETTINGS = {"default_page_size": 4, "max_returned_rows": 6}
 MANY = [
@@ -95,3 +98,85 @@ async def test_a_stream_sends_every_row(tmp_path, postgres_config, provider):
         lines = body.decode().splitlines()
         assert status == 200 and len(lines) == 1 + len(ROWS) + len(MANY), (engine, body)
     assert runs["postgres"] == runs["sqlite"]
+
+
+# Output renderers from plugins --------------------------------------------------------------
+
+
+class ProbeRenderer:
+    """A plugin with an output renderer (``.probe``) that records what it is called with."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    @hookimpl
+    def register_output_renderer(self, datasette):
+        def render(
+            datasette, columns, rows, sql, query_name, database, table, request, view_name,
+            truncated, error, args, data,
+        ):  # fmt: skip
+            self.calls.append(
+                {
+                    "columns": columns,
+                    "rows": [list(row) for row in rows],
+                    "by_name": [{c: row[c] for c in row.keys()} for row in rows],
+                    "by_index": [row[0] for row in rows],
+                    "sql": isinstance(sql, str),  # each engine's own SQL
+                    "query_name": query_name,
+                    "database": database,
+                    "table": table,
+                    "path": request.path,
+                    "view_name": view_name,
+                    "truncated": truncated,
+                    "error": error,
+                    "args": {k: args.getlist(k) for k in args},
+                    "data": without_volatile(
+                        {**data, "rows": [dict(row) for row in data.get("rows") or []]}
+                    ),
+                    "data_rows": {type(row).__name__ for row in data.get("rows") or []},
+                }
+            )
+            return {"body": f"{len(rows)} rows", "content_type": "text/x-probe"}
+
+        return {"extension": "probe", "render": render}
+
+
+def probe_paths(service) -> list[str]:
+    table = service.json_path.rsplit(".json", 1)[0]
+    relation = service.datatable["table"]
+    sql = urllib.parse.urlencode({"sql": f'select id, name from "{relation}" where id < 3'})
+    return [
+        table + ".probe?_size=2&_sort=name",
+        table + ".probe?price__gte=3&_labels=on",
+        f"{service.table_path}/1.probe",
+        f"{service.database_path}/-/query.probe?{sql}",
+        table + ".tsv?_size=3",
+        table + ".tsv?_dl=1&_col=name",
+        f"{service.database_path}/-/query.tsv?{sql}",
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_plugin_renderers_are_called_as_core_calls_them(tmp_path, postgres_config, provider):
+    probe = ProbeRenderer()
+    pm.register(probe, name="probe-renderer")
+    try:
+        runs = await answers(tmp_path, postgres_config, provider, probe_paths)
+    finally:
+        pm.unregister(name="probe-renderer")
+    calls = len(probe.calls) // 2
+    assert calls == 4
+    for on_sqlite, on_postgres in zip(probe.calls[:calls], probe.calls[calls:], strict=True):
+        on_sqlite["data_rows"] = {"dict" if t == "dict" else "row" for t in on_sqlite["data_rows"]}
+        on_postgres["data_rows"] = {
+            "dict" if t == "dict" else "row" for t in on_postgres["data_rows"]
+        }
+        assert on_postgres == on_sqlite
+    for on_sqlite, on_postgres in zip(runs["sqlite"], runs["postgres"], strict=True):
+        assert on_sqlite[1] == 200
+        assert on_postgres == on_sqlite
+    tsv = runs["postgres"][4][3].decode()
+    assert "id\tname\tprice\tactive" in tsv.splitlines()[0] and "\t9.5\t1\t" in tsv
+    disposition = runs["postgres"][5][2]["content-disposition"]
+    assert re.fullmatch(r'attachment; filename="shop_items(_view)?\.tsv"', disposition)

@@ -9,7 +9,10 @@ import asyncio
 from typing import Any
 
 from datasette.utils import CustomRow, call_with_supported_arguments
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import NotFound, Request, Response
+
+from . import common
+from .mount import PG_MOUNT
 
 BUILT_IN = ("html", "json", "csv")
 
@@ -29,6 +32,16 @@ def rows_like_sqlite(columns: list[str], rows: list[dict[str, Any]]) -> list[Cus
     return [CustomRow(columns, ((c, row[c]) for c in columns)) for row in rows]
 
 
+def public_request(request) -> Request:
+    """The request as core's views see it: at its public path, not the internal mount's."""
+    scope = request.scope
+    path = common.public_path(request)
+    base = scope["path"][: -len(path)] if scope["path"].endswith(path) else ""
+    base = base[: -len(PG_MOUNT)] if base.endswith(PG_MOUNT) else base
+    raw = (scope.get("raw_path") or scope["path"].encode()).replace(PG_MOUNT.encode(), b"", 1)
+    return Request(dict(scope, path=base + path, raw_path=raw, route_path=path), request.receive)
+
+
 async def render(
     datasette,
     request,
@@ -45,11 +58,15 @@ async def render(
     error: str | None = None,
     query_name: str | None = None,
 ) -> Response:
+    request = public_request(request)
+    like_sqlite = rows_like_sqlite(columns, rows)
+    if view_name == "row" or table is None:  # core's row and query data hold its rows too
+        data = {**data, "rows": like_sqlite}
     result = call_with_supported_arguments(
         datasette.renderers[format_][0],
         datasette=datasette,
         columns=columns,
-        rows=rows_like_sqlite(columns, rows),
+        rows=like_sqlite,
         sql=sql,
         query_name=query_name,
         database=database,
