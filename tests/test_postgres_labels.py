@@ -91,13 +91,16 @@ async def scenario(tmp_path, postgres_config, provider, engine) -> list:
                 out.append((query, response.status_code, without_volatile(response.json())))
             else:
                 out.append((query, response.status_code, response.text))
+        cells = r'<td class="col-(?:ref|named|pair)[^"]*"[^>]*>.*?</td>'
         html = (await ds.client.get(base, headers=headers)).text
-        out.append(
-            (
-                "html links",
-                re.findall(r'<td class="col-(?:ref|named|pair)[^"]*"[^>]*>.*?</td>', html),
-            )
-        )
+        out.append(("html links", re.findall(cells, html)))
+        tables_of = {n: path_of(made[n]["insert_url"]).rsplit("/-/", 1)[0] for n in made}
+        html = (await ds.client.get(tables_of["child"] + "/1", headers=headers)).text
+        out.append(("row html links", re.findall(cells, html)))
+        for name in ("parent", "pair", "child"):
+            path = tables_of[name] + "/1.json?_extra=foreign_key_tables"
+            response = await ds.client.get(path, headers=headers)
+            out.append((path, response.status_code, response.json().get("foreign_key_tables")))
         return out
     finally:
         await close_data_service(ds)
@@ -112,5 +115,7 @@ async def test_labels_are_what_core_gives(tmp_path, postgres_config, provider):
         assert labelled["rows"][0]["ref"] == {"value": 1, "label": "a"}  # the unique text column
         assert labelled["rows"][0]["named"] == {"value": 1, "label": "Uno"}  # "name"
         assert labelled["rows"][0]["pair"] == {"value": 1, "label": "red"}  # the other column
+        assert runs["sqlite"][-3][2][0]["count"] == 1, runs["sqlite"][-3]  # child 1 -> parent 1
+        assert runs["sqlite"][-4][1], runs["sqlite"][-4]  # the row page links its keys
     for on_sqlite, on_postgres in zip(runs["sqlite"], runs["postgres"], strict=True):
         assert on_postgres == on_sqlite
