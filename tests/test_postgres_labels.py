@@ -61,29 +61,7 @@ async def scenario(tmp_path, postgres_config, provider, engine) -> list:
     ds = make_datasette(tmp_path / f"{provider}-{engine}", postgres=config)
     await ds.invoke_startup()
     try:
-        headers = {"Authorization": f"Bearer {await ds.create_token('root')}"}
-        await ds.client.post("/-/apps", json={"name": "shop"}, headers=headers)
-        body = {
-            "name": "main",
-            "provider_type": provider,
-            "provider_config": {"engine": engine}
-            | ({"connection": "main"} if engine == "postgres" else {}),
-        }
-        response = await ds.client.post("/-/apps/shop/datasources", json=body, headers=headers)
-        assert response.status_code == 201, response.text
-        tables = Tables(ds, headers, provider, engine)
-        made = {}
-        for name, schema, rows in [
-            ("parent", PARENT, [{"id": 1, "code": "a", "label": "A"}, {"id": 2, "code": "b"}]),
-            ("named", NAMED, [{"id": 1, "name": "Uno"}]),
-            ("pair", PAIR, [{"id": 1, "colour": "red"}]),
-            ("child", CHILD, CHILD_ROWS),
-        ]:
-            response = await tables.create(name, schema)
-            assert response.status_code == 201, response.text
-            made[name] = response.json()
-            assert (await tables.insert(made[name], rows)).status_code == 201
-        base = path_of(made["child"]["json_url"]).rsplit(".json", 1)[0]
+        headers, made, base = await linked_tables(ds, provider, engine)
         out = []
         for query in QUERIES:
             response = await ds.client.get(base + query, headers=headers)
@@ -106,6 +84,35 @@ async def scenario(tmp_path, postgres_config, provider, engine) -> list:
         await close_data_service(ds)
 
 
+async def linked_tables(ds, provider: str, engine: str) -> tuple[dict, dict, str]:
+    """parent, named, pair and child (referencing the three): (headers, the datatables,
+    child's table path without format)."""
+    headers = {"Authorization": f"Bearer {await ds.create_token('root')}"}
+    await ds.client.post("/-/apps", json={"name": "shop"}, headers=headers)
+    body = {
+        "name": "main",
+        "provider_type": provider,
+        "provider_config": {"engine": engine}
+        | ({"connection": "main"} if engine == "postgres" else {}),
+    }
+    response = await ds.client.post("/-/apps/shop/datasources", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    tables = Tables(ds, headers, provider, engine)
+    made = {}
+    for name, schema, rows in [
+        ("parent", PARENT, [{"id": 1, "code": "a", "label": "A"}, {"id": 2, "code": "b"}]),
+        ("named", NAMED, [{"id": 1, "name": "Uno"}]),
+        ("pair", PAIR, [{"id": 1, "colour": "red"}]),
+        ("child", CHILD, CHILD_ROWS),
+    ]:
+        response = await tables.create(name, schema)
+        assert response.status_code == 201, response.text
+        made[name] = response.json()
+        assert (await tables.insert(made[name], rows)).status_code == 201
+    base = path_of(made["child"]["json_url"]).rsplit(".json", 1)[0]
+    return headers, made, base
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_labels_are_what_core_gives(tmp_path, postgres_config, provider):
@@ -119,3 +126,19 @@ async def test_labels_are_what_core_gives(tmp_path, postgres_config, provider):
         assert runs["sqlite"][-4][1], runs["sqlite"][-4]  # the row page links its keys
     for on_sqlite, on_postgres in zip(runs["sqlite"], runs["postgres"], strict=True):
         assert on_postgres == on_sqlite
+
+
+@pytest.mark.asyncio
+async def test_a_labelled_stream_holds_one_connection(tmp_path, postgres_config):
+    """A streaming CSV keeps its cursor's connection; its label lookups use that one, so a
+    pool of one connection serves it (no wait for a second, no 503)."""
+    config = {"main": {**postgres_config["main"], "max_size": 1}}
+    ds = make_datasette(tmp_path / "data", postgres=config)
+    await ds.invoke_startup()
+    try:
+        headers, _, base = await linked_tables(ds, "flat_table", "postgres")
+        response = await ds.client.get(base + ".csv?_labels=on&_stream=on", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.text.splitlines()[1] == "1,1,a,1,Uno,1,red,x"
+    finally:
+        await close_data_service(ds)

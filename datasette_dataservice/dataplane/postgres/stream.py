@@ -41,6 +41,7 @@ class RowStream:
         self.result: execute.Result | None = None
         self._stack = contextlib.AsyncExitStack()
         self._cursor: psycopg.AsyncServerCursor | None = None
+        self.conn: psycopg.AsyncConnection | None = None  # open while the cursor is
         self._done = False
 
     async def open(self, reader: bool = False) -> list[tuple]:
@@ -50,6 +51,7 @@ class RowStream:
                 execute.connection(self.target, reader=reader)
             )
             await self._stack.enter_async_context(conn.transaction())
+            self.conn = conn
             await conn.execute(
                 f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {int(self.limit_ms)}"
             )
@@ -86,7 +88,7 @@ class RowStream:
         return self._done
 
     async def close(self) -> None:
-        self._cursor = None
+        self._cursor = self.conn = None
         stack, self._stack = self._stack, contextlib.AsyncExitStack()
         with contextlib.suppress(psycopg.Error):
             await stack.aclose()

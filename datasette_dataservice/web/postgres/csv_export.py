@@ -103,7 +103,7 @@ async def table_csv(
             values = values[: query.page_size]
         dicts = common.rows_as_dicts(columns, values)
         found = await labels.expand(
-            datasette, request, target, database, name, dicts, columns, default=False
+            datasette, request, target, database, name, dicts, columns, False, conn=cursor.conn
         )
         if found.expanded:
             values = [[row[c] for c in columns] for row in dicts]

@@ -5,6 +5,7 @@ column core would pick. The SQL is in dataplane/postgres/labels.py."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,14 +85,17 @@ async def expand(
     columns: list[str],
     default: bool,
     every: bool = False,
+    conn=None,
 ) -> Labels:
     """Rewrite ``rows`` in place as core does, for the columns the request asks to expand
-    (``every``: all foreign keys whatever it asks, as core's row page does)."""
+    (``every``: all foreign keys whatever it asks, as core's row page does); on ``conn`` if
+    given (a streaming CSV's own connection: one stream never holds two)."""
     # Nothing to look up unless labels were asked for (or are the page's default)
     asked = "_label" in request.args or request.args.get("_labels")
     if not (default or every or asked):
         return Labels([], looked_up=False)
-    async with execute.connection(target) as conn:
+    connected = contextlib.nullcontext(conn) if conn is not None else execute.connection(target)
+    async with connected as conn:
         found = Labels(await expandable_columns(datasette, target, database, table, conn))
         if every:
             wanted = [fk["column"] for fk, _ in found.expandable]
