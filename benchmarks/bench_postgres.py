@@ -5,7 +5,7 @@ Run: python benchmarks/bench_postgres.py [--rows 100000] [--runs 3] [--requests 
 
 Every datasource lives in a schema of its own under a prefix unique to the run
 (``bench_pg_<pid>_<time>_``); every schema under that prefix is dropped at the end, however
-the run ends, and the whole run is bounded in time (``--timeout``). Three parts, each
+the run ends, and the whole run is bounded in time (``--timeout``). Four parts, each
 printing medians and same-run ratios:
 
 1. Bulk import. The same rows (the validator benchmark's 6-field schema) into an empty
@@ -29,6 +29,11 @@ printing medians and same-run ratios:
    (endpoint, engine) once, in an order rotated round by round; requests/s, p50 and p99,
    and the median of each round's own Postgres/SQLite ratio. The load generator shares the
    machine with the server (and Postgres): it costs both engines alike.
+
+4. CSV export. ``/db/t.csv?_stream=on`` over all the rows (``--rows``) of a flat_table on
+   each engine, in process as part 2: core on SQLite pages by ``_next``, the plugin reads
+   one server-side cursor; interleaved runs, rows/s and the median same-run ratio. Both
+   engines must send the same bytes. ``--parts`` picks parts (e.g. ``--parts csv``).
 
 Before anything is timed, every endpoint is checked to answer 200 with the expected rows
 (Postgres and SQLite answering the same rows), and every timed write is followed by a count,
@@ -420,17 +425,72 @@ def report_reads(args, results) -> None:
     print("target: Postgres requests/s at least equal to SQLite's: " + "; ".join(verdicts))
 
 
+# 4. CSV export of every row (?_stream=on) --------------------------------------------------
+
+
+async def csv_stream(args, datasette, headers, tables: dict, rows) -> None:
+    """``/db/t.csv?_stream=on`` over all the rows: core on SQLite (page after page by
+    ``_next``) against the plugin on Postgres (one server-side cursor), interleaved run by
+    run, through Datasette's ASGI client in process; both must send the same bytes."""
+    bodies = encode_batches(rows, BATCH)
+    for table in tables.values():
+        path = f"/{table['database']}/{table['physical_table_name']}/-/insert"
+        await post_batches(datasette, headers, path, bodies)
+    paths = {
+        engine: f"/{t['database']}/{t['physical_table_name']}.csv?_stream=on"
+        for engine, t in tables.items()
+    }
+    sent: dict[str, bytes] = {}
+    timings: dict[str, list[float]] = {"sqlite": [], "postgres": []}
+    for run in range(args.runs):
+        for engine in rotated(list(timings), run):
+            start = time.perf_counter()
+            response = await datasette.client.get(paths[engine], headers=headers)
+            timings[engine].append(time.perf_counter() - start)
+            assert response.status_code == 200, response.text[:300]
+            sent[engine] = response.content
+            assert sent[engine].count(b"\r\n") == len(rows) + 1, (engine, sent[engine][-300:])
+    assert sent["postgres"] == sent["sqlite"], "the engines sent different CSV"
+    rates = {engine: len(rows) / statistics.median(t) for engine, t in timings.items()}
+    ratios = [s / p for s, p in zip(timings["sqlite"], timings["postgres"], strict=True)]
+    print(f"\n4. CSV export, /t.csv?_stream=on, {len(rows):,} rows ({len(sent['sqlite']):,} bytes,")
+    print(f"   the same on both engines); median of {args.runs} interleaved runs\n")
+    print(f"{'engine':<10} {'rows/s':>10} {'min-max rows/s':>18} {'vs SQLite':>10}")
+    for engine, rate in rates.items():
+        spread = "-".join(
+            f"{len(rows) / t:,.0f}" for t in (max(timings[engine]), min(timings[engine]))
+        )
+        print(f"{engine:<10} {rate:>10,.0f} {spread:>18} {rate / rates['sqlite']:>9.2f}x")
+    ratio = statistics.median(ratios)
+    print(f"Postgres/SQLite, median of each run's ratio: {ratio:.2f}x")
+    print(f"target: no slower than on SQLite: {'met' if ratio >= 1.0 else 'NOT met'}")
+
+
 async def run(args, tmp: Path, prefix: str) -> None:
     rows = make_rows(args.rows)
-    with psycopg.connect(args.dsn, autocommit=True, connect_timeout=10) as admin:
-        datasette, headers = await start_instance(tmp / "data", args.dsn, prefix)
+    parts = set(args.parts.split(","))
+    if parts & {"import", "insert"}:
+        with psycopg.connect(args.dsn, autocommit=True, connect_timeout=10) as admin:
+            datasette, headers = await start_instance(tmp / "data", args.dsn, prefix)
+            try:
+                tables = await create_tables(datasette, headers, "bench")
+                if "import" in parts:
+                    await bulk_import(
+                        args, datasette, headers, tables["postgres"], admin, prefix, rows
+                    )
+                if "insert" in parts:
+                    await inserts(args, datasette, headers, tables, admin, prefix, rows)
+            finally:
+                await close_instance(datasette)
+    if "reads" in parts:
+        await reads(args, tmp, prefix, rows)
+    if "csv" in parts:
+        datasette, headers = await start_instance(tmp / "csv", args.dsn, prefix)
         try:
-            tables = await create_tables(datasette, headers, "bench")
-            await bulk_import(args, datasette, headers, tables["postgres"], admin, prefix, rows)
-            await inserts(args, datasette, headers, tables, admin, prefix, rows)
+            tables = await create_tables(datasette, headers, "csv")
+            await csv_stream(args, datasette, headers, tables, rows)
         finally:
             await close_instance(datasette)
-    await reads(args, tmp, prefix, rows)
 
 
 async def main(args) -> None:
@@ -458,6 +518,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=400, help="per read measurement")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5, help="of read measurements")
+    parser.add_argument("--parts", default="import,insert,reads,csv", help="which, comma-separated")
     parser.add_argument("--dsn", default=DSN)
     parser.add_argument("--timeout", type=float, default=1200, help="for the whole run")
     main_args = parser.parse_args()

@@ -18,6 +18,7 @@ from .plugin import (  # noqa: E402, F401
     register_actions,
     register_commands,
     register_dataservice_providers,
+    register_output_renderer,
     register_routes,
     startup,
     table_actions,

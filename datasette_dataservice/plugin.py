@@ -19,6 +19,7 @@ from .web.postgres import listings as postgres_listings
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
 from .web.routes import route_table
+from .web.tsv import RENDERER as TSV_RENDERER
 
 pm.add_hookspecs(hookspecs)
 
@@ -82,6 +83,11 @@ def register_actions(datasette):
 @hookimpl
 def permission_resources_sql(datasette, actor, action):
     return permissions.permission_rules(datasette, actor, action)
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return TSV_RENDERER
 
 
 @hookimpl

@@ -84,7 +84,7 @@ async def canned_view(datasette, request, stored: StoredQuery) -> Response:
     await _ensure_stored_query_execution_permissions(
         datasette, SimpleNamespace(name=database), stored, request.actor
     )
-    format_ = query.format_of(request)
+    format_ = query.format_of(datasette, request)
 
     args = {key: request.args.get(key) for key in request.args}
     statement, names = to_psycopg(stored.sql)
@@ -107,9 +107,17 @@ async def canned_view(datasette, request, stored: StoredQuery) -> Response:
 
     metadata = stored_query_to_dict(stored)
     metadata.pop("source", None)
-    if format_ == "json":
-        return await query.json_response(
-            datasette, request, database, private, stored.sql, named_values, ran, lambda: metadata
+    if format_ != "html":
+        return await query.rows_response(
+            datasette,
+            request,
+            format_,
+            database,
+            private,
+            stored.sql,
+            named_values,
+            ran,
+            lambda: metadata,
         )
     context = {
         "database": database,

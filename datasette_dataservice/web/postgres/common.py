@@ -25,7 +25,7 @@ from ...errors import DataServiceError
 from ...providers.postgres_storage import PostgresTarget
 from ...service.core import service_for
 from ..database_urls import Urls
-from . import render
+from . import render, renderers
 from .mount import PG_MOUNT
 
 View = Callable[[Any, Any], Awaitable[Response]]
@@ -76,7 +76,7 @@ async def resolve_relation(datasette, request) -> Resolved:
     target, database = target_of(datasette, request)
     name = table_name(request)
     format_ = request.url_vars.get("format") or "html"
-    if format_ not in ("html", "json"):
+    if not renderers.is_known(datasette, format_):
         raise NotFound(f"Invalid format: {format_}")
     relation = await introspect.cached_relation(
         service_for(datasette), lambda: execute.connection(target), target.schema, name

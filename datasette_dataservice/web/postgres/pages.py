@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ...dataplane.postgres.introspect import Relation
 from ...dataplane.postgres.tablequery import TableQuery, shown_sql
-from . import common
+from . import common, labels
 
 
 def value_type(value: Any) -> str:
@@ -30,10 +30,17 @@ def value_type(value: Any) -> str:
 
 
 def display_rows(
-    datasette, database: str, table: str | None, columns: list[str], rows, pks: list[str]
+    datasette,
+    database: str,
+    table: str | None,
+    columns: list[str],
+    rows,
+    pks: list[str],
+    links: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """Header cells and body cells as Datasette's _table.html draws them: the primary
-    key links to its row page (a "Link" column for a compound key)."""
+    key links to its row page (a "Link" column for a compound key); an expanded foreign
+    key (``links``: column -> referenced table) to the row it references, with its label."""
     link_column = table is not None and len(pks) > 1
     header = [{"name": "Link", "sortable": False, "is_pk": False}] if link_column else []
     header += [{"name": c, "sortable": table is not None, "is_pk": c in pks} for c in columns]
@@ -50,6 +57,9 @@ def display_rows(
             value = row[column]
             shown: Any = Markup("&nbsp;") if value is None else value
             kind = value_type(value)
+            if links and column in links and isinstance(value, dict):
+                shown = labels.link(datasette, database, links[column], value)
+                kind = value_type(value["value"])
             if path is not None and len(pks) == 1 and column == pks[0]:
                 shown, kind = _link(href, str(value)), "pk"
             cells.append({"column": column, "value": shown, "value_type": kind})
@@ -109,9 +119,10 @@ async def table_page(
     private: bool,
     human: str,
     query_ms: float,
+    links: dict[str, str] | None = None,
 ) -> Response:
     header, body = display_rows(
-        datasette, database, relation.name, query.columns, rows, relation.pks
+        datasette, database, relation.name, query.columns, rows, relation.pks, links
     )
     json_url = datasette.urls.path(
         path_with_format(request=request, path=common.public_path(request), format="json")

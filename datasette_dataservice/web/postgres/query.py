@@ -24,7 +24,7 @@ from datasette.views.base import DatasetteError
 
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
-from . import common, pages
+from . import common, csv_export, pages, renderers
 from .render import rows_as_lists
 
 
@@ -34,10 +34,10 @@ def row_cap(datasette) -> int:
     return cap + 1 if cap == datasette.page_size else cap
 
 
-def format_of(request) -> str:
+def format_of(datasette, request) -> str:
     """The format a query page is asked for (``?sql=`` and canned queries alike)."""
     format_ = request.url_vars.get("format") or "html"
-    if format_ not in ("html", "json"):
+    if not renderers.is_known(datasette, format_):
         raise NotFound(f"Invalid format: {format_}")
     return format_
 
@@ -45,13 +45,13 @@ def format_of(request) -> str:
 @common.view
 async def query_view(datasette, request) -> Response:
     target, database = common.target_of(datasette, request)
-    format_ = format_of(request)
+    format_ = format_of(datasette, request)
     private = await common.visible(
         datasette, request, "execute-sql", DatabaseResource(database=database), "execute-sql"
     )
     args = {key: request.args.get(key) for key in request.args}
     sql = args.pop("sql", None)
-    if format_ == "json" and not sql:
+    if format_ != "html" and not sql:
         raise DatasetteError("?sql= is required", status=400)
 
     names: list[str] = []
@@ -92,8 +92,8 @@ async def query_view(datasette, request) -> Response:
     def metadata():
         return datasette.get_database_metadata(database)
 
-    return await json_response(
-        datasette, request, database, private, sql, named_values, ran, metadata
+    return await rows_response(
+        datasette, request, format_, database, private, sql, named_values, ran, metadata
     )
 
 
@@ -122,9 +122,10 @@ async def run(datasette, request, target, database: str, statement: str, bind: d
     return Ran(result.columns, rows, truncated)
 
 
-async def json_response(
+async def rows_response(
     datasette,
     request,
+    format_: str,
     database: str,
     private: bool,
     sql: str | None,
@@ -132,7 +133,12 @@ async def json_response(
     ran: Ran,
     metadata: Callable[[], Any],
 ) -> Response:
-    """Core's query JSON (``_shape``, ``_extra``) for a ``?sql=`` or canned query's result."""
+    """Core's query JSON (``_shape``, ``_extra``), CSV or a plugin's format for a ``?sql=`` or
+    canned query's result."""
+    if format_ == "csv":
+        if ran.error is not None:  # core: the query's error is the CSV's 400
+            raise DatasetteError(ran.error, title="Invalid SQL", status=400)
+        return await csv_export.rows_csv(datasette, request, database, None, ran.columns, ran.rows)
     data: dict[str, Any] = {"ok": True, "rows": ran.rows, "columns": ran.columns}
     extras = common.requested_extras(request, ExtraScope.QUERY)
     if extras:
@@ -145,4 +151,19 @@ async def json_response(
             "private": lambda: private,
         }
         data.update(await common.resolve_extras(extras, ExtraScope.QUERY, values))
+    if renderers.is_plugin_format(datasette, format_):
+        return await renderers.render(
+            datasette,
+            request,
+            format_,
+            columns=ran.columns,
+            rows=ran.rows,
+            sql=sql,
+            database=database,
+            table=None,
+            view_name="table",
+            data=data,
+            truncated=ran.truncated,
+            error=ran.error,
+        )
     return json_renderer(request, request.args, data, ran.error, truncated=ran.truncated)

@@ -17,7 +17,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from ...dataplane.postgres import execute, filters, readable
 from ...dataplane.postgres.sqltext import qualified, quote
 from ...dataplane.postgres.tablequery import shown_sql
-from . import common, pages
+from . import common, csv_export, labels, pages, renderers
 from .render import rows_as_lists
 
 
@@ -55,8 +55,15 @@ async def row_view(datasette, request) -> Response:
         raise NotFound("Row not found")
     converters = await common.converters(datasette, database, relation, result)
     rows = common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
+    if format_ == "csv":
+        return await csv_export.rows_csv(datasette, request, database, name, result.columns, rows)
     if format_ == "html":
-        header, body = pages.display_rows(datasette, database, name, result.columns, rows, pks)
+        found = await labels.expand(
+            datasette, request, target, database, name, rows, result.columns, True, every=True
+        )
+        header, body = pages.display_rows(
+            datasette, database, name, result.columns, rows, pks, labels.links(found)
+        )
         context = {
             "database": database,
             "table": name,
@@ -92,8 +99,25 @@ async def row_view(datasette, request) -> Response:
         "database_color": lambda: common.database_color(database),
         "private": lambda: private,
         "column_types": lambda: {},
+        "foreign_key_tables": lambda: labels.foreign_key_tables(
+            datasette, request, target, database, name, pk_values
+        ),
     }
     data.update(await common.resolve_extras(extras, ExtraScope.ROW, values))
     data["query_ms"] = (time.perf_counter() - start) * 1000
+    if renderers.is_plugin_format(datasette, format_):
+        response = await renderers.render(
+            datasette,
+            request,
+            format_,
+            columns=result.columns,
+            rows=rows,
+            sql=(data.get("query") or {}).get("sql"),
+            database=database,
+            table=name,
+            view_name="row",
+            data=data,
+        )
+        return common.finish(datasette, request, response, private)
     response = json_renderer(request, request.args, data, None, truncated=False)
     return common.finish(datasette, request, response, private)

@@ -15,7 +15,7 @@ from datasette.views.base import DatasetteError
 from ...dataplane.boolean_filters import Readings, boolean_readings
 from ...dataplane.postgres import execute, filters, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
-from . import common, pages
+from . import common, csv_export, labels, pages, renderers
 
 
 def _redirect(datasette, request) -> Response | None:
@@ -131,7 +131,9 @@ async def table_view(datasette, request) -> Response:
         row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
         booleans=await _boolean_readings(datasette, database, relation, request),
     )
-    extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ == "json")
+    if format_ == "csv":
+        return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
+    extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
     nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")
     count = None
     async with execute.connection(target) as conn:
@@ -144,6 +146,9 @@ async def table_view(datasette, request) -> Response:
     sort_values = [row.pop(SORT_ALIAS) for row in values] if SORT_ALIAS in result.columns else []
     next_token, next_url = next_page(datasette, request, relation, query, values, sort_values)
     rows = values[: query.page_size]
+    found = await labels.expand(
+        datasette, request, target, database, name, rows, query.columns, format_ == "html"
+    )
 
     def extra_values() -> dict[str, Any]:
         return {
@@ -163,6 +168,9 @@ async def table_view(datasette, request) -> Response:
             "private": lambda: private,
             "metadata": lambda: common.table_metadata(datasette, database, name),
             "column_types": lambda: {},
+            "expandable_columns": lambda: labels.expandable_or_found(
+                datasette, target, database, name, found
+            ),
         }
 
     if format_ == "html":
@@ -178,10 +186,25 @@ async def table_view(datasette, request) -> Response:
             private=private,
             human=human_description(query),
             query_ms=(time.perf_counter() - start) * 1000,
+            links=labels.links(found),
         )
     data = {"ok": True, "next": next_token, "next_url": next_url}
     data.update(await common.resolve_extras(extras, ExtraScope.TABLE, extra_values()))
     data["rows"] = rows
+    if renderers.is_plugin_format(datasette, format_):
+        response = await renderers.render(
+            datasette,
+            request,
+            format_,
+            columns=list(query.columns),
+            rows=rows,
+            sql=shown_sql(query.sql),
+            database=database,
+            table=name,
+            view_name="table",
+            data=data,
+        )
+        return common.finish(datasette, request, response, private)
     response = json_renderer(request, request.args, data, None, truncated=False)
     if next_url:
         response.headers["link"] = f'<{next_url}>; rel="next"'
