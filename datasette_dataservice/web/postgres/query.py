@@ -23,6 +23,7 @@ from datasette.views.base import DatasetteError
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
 from . import common, pages
+from . import extras as blocks
 from .render import rows_as_lists
 
 
@@ -104,6 +105,20 @@ async def query_view(datasette, request) -> Response:
             "database": lambda: database,
             "database_color": lambda: common.database_color(database),
             "private": lambda: private,
+            **blocks.query_extras(
+                blocks.Page(
+                    datasette,
+                    request,
+                    ExtraScope.QUERY,
+                    database,
+                    private,
+                    columns,
+                    rows,
+                    sql,
+                    named_values,
+                    extras,
+                )
+            ),
         }
         data.update(await common.resolve_extras(extras, ExtraScope.QUERY, values))
     return json_renderer(request, request.args, data, error, truncated=truncated)

@@ -18,6 +18,7 @@ from ...dataplane.postgres import execute, filters, readable
 from ...dataplane.postgres.sqltext import qualified, quote
 from ...dataplane.postgres.tablequery import shown_sql
 from . import common, pages
+from . import extras as blocks
 from .render import rows_as_lists
 
 
@@ -81,7 +82,7 @@ async def row_view(datasette, request) -> Response:
         "primary_keys": pks,
         "primary_key_values": pk_values,
     }
-    extras = common.requested_extras(request, ExtraScope.ROW)
+    requested = common.requested_extras(request, ExtraScope.ROW)
     values = {
         "columns": lambda: result.columns,
         "primary_keys": lambda: pks,
@@ -91,9 +92,26 @@ async def row_view(datasette, request) -> Response:
         "table": lambda: name,
         "database_color": lambda: common.database_color(database),
         "private": lambda: private,
-        "column_types": lambda: {},
+        **blocks.row_extras(
+            blocks.Page(
+                datasette,
+                request,
+                ExtraScope.ROW,
+                database,
+                private,
+                result.columns,
+                rows,
+                shown_sql(sql),
+                params,
+                requested,
+                target=target,
+                relation=relation,
+                pks=pks,
+                pk_values=pk_values,
+            )
+        ),
     }
-    data.update(await common.resolve_extras(extras, ExtraScope.ROW, values))
+    data.update(await common.resolve_extras(requested, ExtraScope.ROW, values))
     data["query_ms"] = (time.perf_counter() - start) * 1000
     response = json_renderer(request, request.args, data, None, truncated=False)
     return common.finish(datasette, request, response, private)

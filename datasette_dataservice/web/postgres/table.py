@@ -16,6 +16,7 @@ from ...dataplane.boolean_filters import Readings, boolean_readings
 from ...dataplane.postgres import execute, filters, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from . import common, pages
+from . import extras as blocks
 
 
 def _redirect(datasette, request) -> Response | None:
@@ -145,8 +146,25 @@ async def table_view(datasette, request) -> Response:
     next_token, next_url = next_page(datasette, request, relation, query, values, sort_values)
     rows = values[: query.page_size]
 
+    page = blocks.Page(
+        datasette,
+        request,
+        ExtraScope.TABLE,
+        database,
+        private,
+        list(query.columns),
+        rows,
+        shown_sql(query.sql),
+        query.shown_params,
+        extras,
+        target=target,
+        relation=relation,
+        pks=[] if relation.pks == ["rowid"] else relation.pks,
+    )
+
     def extra_values() -> dict[str, Any]:
         return {
+            **blocks.table_extras(page, sortable=set(relation.column_names)),
             "count": lambda: count,
             "count_truncated": lambda: count == tablequery.COUNT_LIMIT + 1,
             "count_sql": lambda: shown_sql(query.count_sql),
@@ -162,7 +180,6 @@ async def table_view(datasette, request) -> Response:
             "is_view": lambda: relation.is_view,
             "private": lambda: private,
             "metadata": lambda: common.table_metadata(datasette, database, name),
-            "column_types": lambda: {},
         }
 
     if format_ == "html":
