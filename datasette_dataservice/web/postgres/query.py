@@ -22,7 +22,7 @@ from datasette.views.base import DatasetteError
 
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
-from . import common, pages
+from . import cells, common, hooks, pages
 from . import extras as blocks
 from .render import rows_as_lists
 
@@ -89,7 +89,21 @@ async def query_view(datasette, request) -> Response:
             "truncated": truncated,
             "columns": columns,
             "display_columns": pages.display_rows(datasette, database, None, columns, [], [])[0],
-            "display_rows": pages.display_rows(datasette, database, None, columns, rows, [])[1],
+            "display_rows": pages.display_rows(
+                datasette,
+                database,
+                None,
+                columns,
+                rows,
+                [],
+                await cells.rendered_cells(
+                    datasette, request, database, None, columns, rows, [], {}
+                ),
+            )[1],
+            "metadata": await datasette.get_database_metadata(database),
+            "query_actions": hooks.query_actions(
+                datasette, request, database, sql or "", named_values
+            ),
         }
         return await pages.render(
             datasette, request, "dataservice_postgres_query.html", context, view_name="database"

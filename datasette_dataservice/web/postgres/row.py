@@ -17,7 +17,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from ...dataplane.postgres import execute, filters, readable
 from ...dataplane.postgres.sqltext import qualified, quote
 from ...dataplane.postgres.tablequery import shown_sql
-from . import common, pages
+from . import cells, common, hooks, pages
 from . import extras as blocks
 from .render import rows_as_lists
 
@@ -57,10 +57,22 @@ async def row_view(datasette, request) -> Response:
     converters = await common.converters(datasette, database, relation, result)
     rows = common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
     if format_ == "html":
-        header, body = pages.display_rows(datasette, database, name, result.columns, rows, pks)
+        column_types = await blocks.PageDatasette(datasette, database, relation).get_column_types(
+            database, name
+        )
+        rendered = await cells.rendered_cells(
+            datasette, request, database, name, result.columns, rows, pks, column_types
+        )
+        header, body = pages.display_rows(
+            datasette, database, name, result.columns, rows, pks, rendered
+        )
+        row = cells.PgRow(result.columns, rows[0])
         context = {
             "database": database,
             "table": name,
+            "columns": result.columns,
+            "metadata": {},  # as core's row page: no table metadata shown
+            "row_actions": await hooks.row_actions(datasette, request, database, name, row),
             "private": private,
             "database_color": common.database_color(database),
             "display_columns": header,
