@@ -15,7 +15,7 @@ from datasette.utils import (
     path_with_replaced_args,
     tilde_decode,
 )
-from datasette.utils.asgi import BadRequest, Forbidden, NotFound, Response
+from datasette.utils.asgi import BadRequest, Forbidden, NotFound, Request, Response
 from datasette.views.base import DatasetteError
 from datasette.views.table_extras import TABLE_EXTRA_BUNDLES, table_extra_registry
 
@@ -40,11 +40,28 @@ def view(handler: View) -> View:
         if request.method not in ("GET", "HEAD"):
             return Response.text("Method not allowed", status=405)  # as core's table view
         try:
-            return await handler(datasette, request)
+            return await handler(datasette, public_request(request))
         except DataServiceError as error:
             raise DatasetteError(str(error), status=error.status) from error
 
     return wrapped
+
+
+def public_request(request) -> Request:
+    """The request as its user sent it, before the mount re-pointed it (see mount.py): the
+    path core's extras, renderers and plugin hooks see is the public one."""
+    scope = request.scope
+    if PG_MOUNT not in scope.get("path", ""):
+        return request
+    base = scope["path"][: scope["path"].index(PG_MOUNT)]
+    public = dict(scope, path=base + scope["path"][len(base) + len(PG_MOUNT) :])
+    raw = scope.get("raw_path")
+    if raw is not None:
+        mount = PG_MOUNT.encode()
+        public["raw_path"] = raw.replace(mount, b"", 1)
+    if scope.get("route_path"):
+        public["route_path"] = public_path(request)
+    return Request(public, request.receive, request.max_post_body_bytes)
 
 
 def target_of(datasette, request) -> tuple[PostgresTarget, str]:

@@ -13,7 +13,7 @@ from datasette.views.base import DatasetteError
 from ...dataplane.postgres import execute, introspect
 from ...dataplane.postgres.sqltext import qualified
 from ...dataplane.postgres.tablequery import COUNT_LIMIT
-from . import common, pages, query_list
+from . import common, hooks, pages, query_list
 
 COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
 
@@ -129,6 +129,7 @@ async def database_view(datasette, request) -> Response:
     context = {
         **data,
         "database_color": common.database_color(database),
+        "database_actions": hooks.database_actions(datasette, request, database),
         "first_table": tables[0]["name"] if tables else (views[0]["name"] if views else None),
     }
     return await pages.render(

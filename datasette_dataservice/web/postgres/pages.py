@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ...dataplane.postgres.introspect import Relation
 from ...dataplane.postgres.tablequery import TableQuery, shown_sql
-from . import common, labels
+from . import cells, common, extras, hooks, labels
 
 
 def value_type(value: Any) -> str:
@@ -36,16 +36,21 @@ def display_rows(
     columns: list[str],
     rows,
     pks: list[str],
+    *,
     links: dict[str, str] | None = None,
+    rendered: list[dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """Header cells and body cells as Datasette's _table.html draws them: the primary
     key links to its row page (a "Link" column for a compound key); an expanded foreign
-    key (``links``: column -> referenced table) to the row it references, with its label."""
+    key (``links``: column -> referenced table) to the row it references, with its label;
+    a cell a ``render_cell`` hook rendered (``rendered``, one dict a row) shows what it
+    returned."""
     link_column = table is not None and len(pks) > 1
     header = [{"name": "Link", "sortable": False, "is_pk": False}] if link_column else []
     header += [{"name": c, "sortable": table is not None, "is_pk": c in pks} for c in columns]
     body = []
-    for row in rows:
+    for i, row in enumerate(rows):
+        by_hook = rendered[i] if rendered else {}
         cells = []
         path = None
         if table is not None and pks and all(pk in row for pk in pks):
@@ -62,6 +67,8 @@ def display_rows(
                 kind = value_type(value["value"])
             if path is not None and len(pks) == 1 and column == pks[0]:
                 shown, kind = _link(href, str(value)), "pk"
+            elif by_hook.get(column):
+                shown = by_hook[column]
             cells.append({"column": column, "value": shown, "value_type": kind})
         body.append(cells)
     return header, body
@@ -121,8 +128,18 @@ async def table_page(
     query_ms: float,
     links: dict[str, str] | None = None,
 ) -> Response:
+    name, columns = relation.name, list(query.columns)
+    core_pks = [] if relation.pks == ["rowid"] else relation.pks  # as core sees a rowid table
+    pks = cells.display_pks(core_pks, name, relation.is_view)
+    column_types = await extras.PageDatasette(datasette, database, relation).get_column_types(
+        database, name
+    )
+    link_pk = core_pks if len(core_pks) == 1 and not relation.is_view else []
+    rendered = await cells.rendered_cells(
+        datasette, request, database, name, columns, rows, pks, column_types, skip=link_pk
+    )
     header, body = display_rows(
-        datasette, database, relation.name, query.columns, rows, relation.pks, links
+        datasette, database, name, columns, rows, relation.pks, links=links, rendered=rendered
     )
     json_url = datasette.urls.path(
         path_with_format(request=request, path=common.public_path(request), format="json")
@@ -134,6 +151,9 @@ async def table_page(
         "database": database,
         "table": relation.name,
         "is_view": relation.is_view,
+        "columns": columns,
+        "metadata": await common.table_metadata(datasette, database, name),
+        "actions": hooks.table_actions(datasette, request, database, name, relation.is_view),
         "private": private,
         "database_color": common.database_color(database),
         "count": count,

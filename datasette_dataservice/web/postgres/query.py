@@ -24,7 +24,8 @@ from datasette.views.base import DatasetteError
 
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
-from . import common, csv_export, pages, renderers
+from . import cells, common, csv_export, hooks, pages, renderers
+from . import extras as blocks
 from .render import rows_as_lists
 
 
@@ -72,7 +73,12 @@ async def query_view(datasette, request) -> Response:
             ran = await run(datasette, request, target, database, statement, bind)
 
     if format_ == "html":
-        display = pages.display_rows(datasette, database, None, ran.columns, ran.rows, [])
+        rendered = await cells.rendered_cells(
+            datasette, request, database, None, ran.columns, ran.rows, [], {}
+        )
+        display = pages.display_rows(
+            datasette, database, None, ran.columns, ran.rows, [], rendered=rendered
+        )
         context = {
             "database": database,
             "private": private,
@@ -84,6 +90,10 @@ async def query_view(datasette, request) -> Response:
             "columns": ran.columns,
             "display_columns": display[0],
             "display_rows": display[1],
+            "metadata": await datasette.get_database_metadata(database),
+            "query_actions": hooks.query_actions(
+                datasette, request, database, sql or "", named_values
+            ),
         }
         return await pages.render(
             datasette, request, "dataservice_postgres_query.html", context, view_name="database"
@@ -149,6 +159,20 @@ async def rows_response(
             "database": lambda: database,
             "database_color": lambda: common.database_color(database),
             "private": lambda: private,
+            **blocks.query_extras(
+                blocks.Page(
+                    datasette,
+                    request,
+                    ExtraScope.QUERY,
+                    database,
+                    private,
+                    ran.columns,
+                    ran.rows,
+                    sql,
+                    params,
+                    extras,
+                )
+            ),
         }
         data.update(await common.resolve_extras(extras, ExtraScope.QUERY, values))
     if renderers.is_plugin_format(datasette, format_):

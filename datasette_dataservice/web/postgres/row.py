@@ -17,7 +17,8 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from ...dataplane.postgres import execute, filters, readable
 from ...dataplane.postgres.sqltext import qualified, quote
 from ...dataplane.postgres.tablequery import shown_sql
-from . import common, csv_export, labels, pages, renderers
+from . import cells, common, csv_export, hooks, labels, pages, renderers
+from . import extras as blocks
 from .render import rows_as_lists
 
 
@@ -61,12 +62,29 @@ async def row_view(datasette, request) -> Response:
         found = await labels.expand(
             datasette, request, target, database, name, rows, result.columns, True, every=True
         )
-        header, body = pages.display_rows(
-            datasette, database, name, result.columns, rows, pks, labels.links(found)
+        column_types = await blocks.PageDatasette(datasette, database, relation).get_column_types(
+            database, name
         )
+        rendered = await cells.rendered_cells(
+            datasette, request, database, name, result.columns, rows, pks, column_types
+        )
+        header, body = pages.display_rows(
+            datasette,
+            database,
+            name,
+            result.columns,
+            rows,
+            pks,
+            links=labels.links(found),
+            rendered=rendered,
+        )
+        row = cells.PgRow(result.columns, rows[0])
         context = {
             "database": database,
             "table": name,
+            "columns": result.columns,
+            "metadata": {},  # as core's row page: no table metadata shown
+            "row_actions": await hooks.row_actions(datasette, request, database, name, row),
             "private": private,
             "database_color": common.database_color(database),
             "display_columns": header,
@@ -88,7 +106,7 @@ async def row_view(datasette, request) -> Response:
         "primary_keys": pks,
         "primary_key_values": pk_values,
     }
-    extras = common.requested_extras(request, ExtraScope.ROW)
+    requested = common.requested_extras(request, ExtraScope.ROW)
     values = {
         "columns": lambda: result.columns,
         "primary_keys": lambda: pks,
@@ -98,12 +116,26 @@ async def row_view(datasette, request) -> Response:
         "table": lambda: name,
         "database_color": lambda: common.database_color(database),
         "private": lambda: private,
-        "column_types": lambda: {},
-        "foreign_key_tables": lambda: labels.foreign_key_tables(
-            datasette, request, target, database, name, pk_values
+        **blocks.row_extras(
+            blocks.Page(
+                datasette,
+                request,
+                ExtraScope.ROW,
+                database,
+                private,
+                result.columns,
+                rows,
+                shown_sql(sql),
+                params,
+                requested,
+                target=target,
+                relation=relation,
+                pks=pks,
+                pk_values=pk_values,
+            )
         ),
     }
-    data.update(await common.resolve_extras(extras, ExtraScope.ROW, values))
+    data.update(await common.resolve_extras(requested, ExtraScope.ROW, values))
     data["query_ms"] = (time.perf_counter() - start) * 1000
     if renderers.is_plugin_format(datasette, format_):
         response = await renderers.render(

@@ -16,6 +16,7 @@ from ...dataplane.boolean_filters import Readings, boolean_readings
 from ...dataplane.postgres import execute, filters, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from . import common, csv_export, labels, pages, renderers
+from . import extras as blocks
 
 
 def _redirect(datasette, request) -> Response | None:
@@ -150,8 +151,28 @@ async def table_view(datasette, request) -> Response:
         datasette, request, target, database, name, rows, query.columns, format_ == "html"
     )
 
+    page = blocks.Page(
+        datasette,
+        request,
+        ExtraScope.TABLE,
+        database,
+        private,
+        list(query.columns),
+        rows,
+        shown_sql(query.sql),
+        query.shown_params,
+        extras,
+        target=target,
+        relation=relation,
+        pks=[] if relation.pks == ["rowid"] else relation.pks,
+    )
+
+    def expandable():
+        return labels.expandable_or_found(datasette, target, database, name, found)
+
     def extra_values() -> dict[str, Any]:
         return {
+            **blocks.table_extras(page, sortable=set(relation.column_names), expandable=expandable),
             "count": lambda: count,
             "count_truncated": lambda: count == tablequery.COUNT_LIMIT + 1,
             "count_sql": lambda: shown_sql(query.count_sql),
@@ -167,10 +188,7 @@ async def table_view(datasette, request) -> Response:
             "is_view": lambda: relation.is_view,
             "private": lambda: private,
             "metadata": lambda: common.table_metadata(datasette, database, name),
-            "column_types": lambda: {},
-            "expandable_columns": lambda: labels.expandable_or_found(
-                datasette, target, database, name, found
-            ),
+            "expandable_columns": expandable,
         }
 
     if format_ == "html":
