@@ -161,6 +161,9 @@ def filter_cases() -> list[Case]:
             "id__not=1&id__not=2",
             "nope=1",
             "nope__exact=1",
+            "select=1",
+            "select__in=1",
+            "%5Bbad%5D__in=1",
             "id__nope=1",
             "_filter_column=name&_filter_op=exact&_filter_value=Ada",
         ]
