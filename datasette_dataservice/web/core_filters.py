@@ -7,6 +7,9 @@
 - Boolean fields: ``?active=true`` is bound as 1, as the field reads it
   (dataplane/boolean_filters.py); core alone compares the stored 1/0 with the text "true".
 - ``?_next=`` on a view must be an offset: a 400 where core fails with a 500.
+- ``/db/table.nope`` is a 404 ("Invalid format"), as on PostgreSQL, where core fails with
+  a 500. (``?col__in=[1``, a list that is no JSON, fails in core before this hook runs:
+  web/exceptions.py answers it.)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from datasette.filters import FilterArguments, Filters
+from datasette.utils.asgi import NotFound
 
 from ..dataplane.boolean_filters import BOOLEAN_LOOKUPS, boolean_readings
 from ..dataplane.paging import offset_of
@@ -28,6 +32,9 @@ async def managed_filter_params(datasette, request, database: str, table: str):
     PostgreSQL, or None."""
     if not is_managed_database(datasette, database):
         return None
+    format_ = request.url_vars.get("format")
+    if format_ and format_ not in ("html", "json", "csv") and format_ not in datasette.renderers:
+        raise NotFound(f"Invalid format: {format_}")
     token = request.args.get("_next")
     if token and table in await datasette.get_database(database).view_names():
         offset_of(token)

@@ -65,6 +65,8 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
         if exception.message_is_html:
             message = Markup(message)
         title = exception.title
+    elif _bad_in_list(exception):
+        status, message = 400, f"Invalid JSON list: {exception}"  # as on PostgreSQL
     else:
         status, message = 500, str(exception)
         traceback.print_exception(exception)
@@ -78,6 +80,14 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
     if request.path.endswith(".csv"):
         return Response.text(plain_message or message, status=status, headers=headers)
     return await error_page(datasette, request, status, message, title, info, headers)
+
+
+def _bad_in_list(exception: BaseException) -> bool:
+    """Core's ``?col__in=[...`` with a list that is no JSON: its Filters fail with a 500."""
+    if not isinstance(exception, ValueError | RecursionError):
+        return False
+    frames = traceback.extract_tb(exception.__traceback__)
+    return any(f.name == "split_value" and f.filename.endswith("filters.py") for f in frames)
 
 
 async def error_page(

@@ -74,9 +74,12 @@ def interrupted(sql: str) -> DatasetteError:
 
 
 def message_of(error: psycopg.Error) -> str:
-    """PostgreSQL's primary message, without the CONTEXT and HINT lines."""
+    """PostgreSQL's primary message, without the CONTEXT and HINT lines; text that is no
+    JSON in SQLite's words (``?col__arraycontains=`` on a column of plain text)."""
     diag = getattr(error, "diag", None)
     primary = diag.message_primary if diag is not None else None
+    if primary and primary.startswith("invalid input syntax for type json"):
+        return "malformed JSON"
     if primary:
         return primary
     text = str(error).strip()

@@ -17,6 +17,7 @@ numbering); the SQL keeps SQLite's semantics where the two engines differ:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -30,12 +31,17 @@ from datasette.views.base import DatasetteError
 from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
 from .introspect import Column, Relation
 from .readable import TEXT_LIKE_KINDS, fits, fits_temporal, is_decimal
-from .sqltext import literal, quote
+from .sqltext import quote
+from .stored_text import expr as _expr
+from .stored_text import glob_regex as _glob_regex
+from .stored_text import ordered as _ordered
+from .stored_text import text as _text
 
-TEXT_KINDS = {"text"}
 ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = str.maketrans(ASCII_UPPER, ASCII_UPPER.lower())
 _DIGITS = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)  # an integer, however long
+_DECIMAL = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 LIKE_FORMATS = {
     "contains": "%{}%",
     "notcontains": "%{}%",
@@ -76,10 +82,14 @@ def human_description(pairs: list[tuple[str, str]]) -> str:
 
 
 def build_where(
-    pairs: list[tuple[str, str]], relation: Relation, booleans: Readings | None = None
+    pairs: list[tuple[str, str]],
+    relation: Relation,
+    booleans: Readings | None = None,
+    reals: frozenset[str] = frozenset(),
 ) -> Where:
     """WHERE clauses (``%(pN)s`` placeholders) for the filters in ``pairs``; ``booleans``:
-    how boolean fields read their values (frictionless' defaults for any other).
+    how boolean fields read their values (frictionless' defaults for any other); ``reals``:
+    a view's columns of Table Schema numbers (SQLite's view reads them as REALs).
 
     >>> from .introspect import Column, Relation
     >>> r = Relation("t", False, (Column("id", 20, -1, "bigint", True, 1),
@@ -96,15 +106,36 @@ def build_where(
         if build is None:
             continue  # core ignores lookups it does not know
         column = relation.column(column_name)
-        if column is None and (
-            lookup in ("in", "notin") or escape_sqlite(column_name) != column_name
-        ):
+        if column is not None and column.name in reals:
+            column = dataclasses.replace(column, real=True)
+        bare = escape_sqlite(column_name) == column_name  # SQLite: an unquoted identifier
+        if column is None and lookup in ("in", "notin") and bare:
             raise DatasetteError(f"no such column: {column_name}", title="Invalid SQL", status=400)
+        if column is None and lookup in ("arraycontains", "arraynotcontains"):
+            message = f"no such column: {relation.name}.{column_name}"  # core's {t}.{c}
+            raise DatasetteError(message, title="Invalid SQL", status=400)
+        first = len(where.params)
         if column is not None and column.kind == "boolean" and lookup in BOOLEAN_LOOKUPS:
             reading = (booleans or {}).get(column.name, DEFAULT_READING)
-            value = _read_booleans(value, lookup, reading)
-        where.clauses.append(build(where, column, column_name, value))
+            read = _read_booleans(value, lookup, reading)
+            where.clauses.append(build(where, column, column_name, read))
+            _show_booleans(where, first, value, lookup, reading)
+        else:
+            where.clauses.append(build(where, column, column_name, value))
     return where
+
+
+def _show_booleans(where: Where, first: int, value: str, lookup: str, reading) -> None:
+    """The parameters as core binds them on SQLite (web/core_filters.py): each text the
+    field reads as 1/0, any other as it is."""
+    try:
+        values = split_values(value) if lookup in ("in", "notin") else [value]
+    except (ValueError, RecursionError):
+        return
+    names = list(where.params)[first:]
+    for name, item in zip(names, values if isinstance(values, list) else [values], strict=False):
+        truth = reading.get(item) if isinstance(item, str) else None
+        where.shown[name] = item if truth is None else int(truth)
 
 
 def _read_booleans(value: str, lookup: str, reading: dict[str, bool]) -> str:
@@ -135,25 +166,6 @@ def _read_booleans(value: str, lookup: str, reading: dict[str, bool]) -> str:
 # Expressions -------------------------------------------------------------------------------
 
 
-def _expr(column: Column | None, name: str) -> str:
-    """The column, or (unknown name) the string literal SQLite would read it as."""
-    return quote(column.name) if column is not None else literal(name)
-
-
-def _text(column: Column | None, name: str) -> str:
-    """The column as the text SQLite stores for it: 1/0, ISO dates, "Z" timestamps."""
-    expr = _expr(column, name)
-    if column is None or column.kind in TEXT_KINDS:
-        return expr
-    if column.kind == "boolean":
-        return f"CAST(CAST({expr} AS integer) AS text)"
-    if column.kind == "timestamp":
-        utc = " AT TIME ZONE 'UTC'" if column.type_name.endswith("with time zone") else ""
-        zone = " || 'Z'" if utc else ""
-        return f"replace(to_char({expr}{utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', ''){zone}"
-    return f"CAST({expr} AS text)"
-
-
 def _unfit(column: Column | None, name: str, operator: str, placeholder: str, value: str) -> str:
     """``column <operator> value`` for a value the column's type cannot hold, as SQLite
     answers it: dates and times compare as their text; an integer beyond the column's range
@@ -177,18 +189,30 @@ def _as_numeric(placeholder: str) -> str:
 
 def compare(column: Column | None, name: str, operator: str, placeholder: str, value: str) -> str:
     """``name <operator> value`` as SQLite answers it, whatever text ``value`` is."""
-    if not fits(column, value):
+    if column is not None and column.kind == "boolean":
+        return _boolean_compare(column, operator, placeholder, value)
+    if not fits(column, value) or not typed_temporal(column, value):
         return _unfit(column, name, operator, placeholder, value)
     return f"{_ordered(column, name)} {operator} {placeholder}"
 
 
-def _ordered(column: Column | None, name: str) -> str:
-    """The column as it compares in order: text byte-wise, JSON as its text."""
-    if column is None or column.kind in TEXT_KINDS:
-        return f'{_expr(column, name)} COLLATE "C"'
-    if column.kind == "json":
-        return f'CAST({_expr(column, name)} AS text) COLLATE "C"'
-    return _expr(column, name)
+def _boolean_compare(column: Column, operator: str, placeholder: str, value: str) -> str:
+    """SQLite's stored 1/0 against a number, numerically; against any text, as a number
+    against text: always less."""
+    if _DECIMAL.fullmatch(value):
+        return f"CAST({quote(column.name)} AS integer) {operator} {_as_numeric(placeholder)}"
+    if operator in ("=", ">", ">="):
+        return "FALSE"
+    return f"{quote(column.name)} IS NOT NULL"
+
+
+def typed_temporal(column: Column | None, value: str) -> bool:
+    """Whether a date, time or timestamp column may compare with ``value`` as its type:
+    only where that answers as SQLite's comparison of the stored ISO text does (a date with
+    a date written YYYY-MM-DD); any other compares as text (``_unfit``)."""
+    if column is None or column.kind not in TEXT_LIKE_KINDS:
+        return True
+    return column.kind == "date" and bool(_ISO_DATE.fullmatch(value))
 
 
 def _equatable(column: Column | None, name: str) -> str:
@@ -210,7 +234,7 @@ def _exact(negate: bool) -> Build:
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         placeholder = where.add_param(value)
         operator = "!=" if negate else "="
-        if not fits(column, value):
+        if not fits(column, value) or not typed_temporal(column, value):
             return _unfit(column, name, operator, placeholder, value)
         return f"{_equatable(column, name)} {operator} {placeholder}"
 
@@ -223,7 +247,8 @@ def _like(lookup: str) -> Build:
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
         pattern = LIKE_FORMATS[lookup].format(value)
         placeholder = where.add_param(_fold(pattern), shown=pattern)
-        folded = f"translate({_text(column, name)}, '{ASCII_UPPER}', '{ASCII_UPPER.lower()}')"
+        text = _text(column, name)
+        folded = f"translate({text}, '{ASCII_UPPER}', '{ASCII_UPPER.lower()}')"
         return f"{folded} {'NOT LIKE' if negate else 'LIKE'} {placeholder} ESCAPE ''"
 
     return build
@@ -278,38 +303,13 @@ def _in(negate: bool) -> Build:
             elif text is not None and is_decimal(column, text):
                 placeholders.append(_as_numeric(placeholder))
         expr = _text(column, name) if as_text else _equatable(column, name)
+        if negate and None in values:
+            return "FALSE"  # SQLite: x NOT IN (..., NULL) is never true
         if not placeholders:
             return f"{expr} IS NOT NULL" if negate else "FALSE"
         return f"{expr} {'NOT IN' if negate else 'IN'} ({', '.join(placeholders)})"
 
     return build
-
-
-def _glob_regex(pattern: str) -> str:
-    """SQLite GLOB as an anchored POSIX regular expression.
-
-    >>> _glob_regex("a*b?[!x]")
-    '^a.*b.[^x]$'
-    """
-    out, i = ["^"], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            if body.startswith(("^", "!")):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    out.append("$")
-    return "".join(out)
 
 
 def _glob(where: Where, column: Column | None, name: str, value: str) -> str:
@@ -318,18 +318,27 @@ def _glob(where: Where, column: Column | None, name: str, value: str) -> str:
 
 
 def _array(negate: bool) -> Build:
+    """SQLite's ``:p in (select value from json_each(column))``: an array's elements, an
+    object's values, a scalar itself; text that is no JSON fails ("malformed JSON"); only a
+    JSON string equals the (text) value; numbers and booleans never do."""
+
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
-        if column is None:
-            raise DatasetteError(f"no such column: {name}", title="Invalid SQL", status=400)
         placeholder = where.add_param(value)
-        if column.kind not in ("json", "text"):
+        if column is None or column.kind in ("integer", "number", "boolean"):
             return "TRUE" if negate else "FALSE"
-        document = f"CAST({quote(column.name)} AS jsonb)"
-        elements = (
-            f"jsonb_array_elements_text(CASE WHEN jsonb_typeof({document}) = 'array' "
-            f"THEN {document} END)"
+        if column.kind == "json":
+            document = f"CAST({quote(column.name)} AS jsonb)"
+        else:  # text, and dates and times stored as text by SQLite: read as JSON
+            document = f"CAST({_text(column, name)} AS jsonb)"
+        values = (
+            f"CASE jsonb_typeof({document}) WHEN 'array' THEN {document} "
+            f"WHEN 'object' THEN (SELECT jsonb_agg(o.value) FROM jsonb_each({document}) AS o) "
+            f"ELSE jsonb_build_array({document}) END"
         )
-        exists = f"EXISTS (SELECT 1 FROM {elements} AS e(v) WHERE e.v = {placeholder})"
+        exists = (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements({values}) AS e(v) "
+            f"WHERE e.v = to_jsonb(CAST({placeholder} AS text)))"
+        )
         return f"NOT {exists}" if negate else exists
 
     return build

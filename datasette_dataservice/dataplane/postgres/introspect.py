@@ -89,6 +89,8 @@ class Column:
     type_name: str  # as format_type() writes it, e.g. "numeric(10,2)"
     notnull: bool
     pk_position: int  # 1-based position in the primary key, 0 if not part of it
+    in_view: bool = False  # a (jsonb) view's: SQLite reads its values with json_extract
+    real: bool = False  # a Table Schema number: a REAL on SQLite, which writes 3 as "3.0"
 
     @property
     def kind(self) -> str:
@@ -137,7 +139,16 @@ def relations_from_rows(rows: list[tuple]) -> dict[str, Relation]:
     for relname, relkind, attname, oid, typmod, type_name, notnull, pk_position in rows:
         kinds[relname] = relkind
         columns.setdefault(relname, []).append(
-            Column(attname, oid, typmod, type_name, notnull, pk_position)
+            Column(
+                attname,
+                oid,
+                typmod,
+                type_name,
+                notnull,
+                pk_position,
+                in_view=relkind in ("v", "m"),
+                real=relkind not in ("v", "m") and KINDS.get(oid) == "number",
+            )
         )
     return {
         name: Relation(name, kinds[name] in ("v", "m"), tuple(columns[name]))

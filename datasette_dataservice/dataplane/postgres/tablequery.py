@@ -74,6 +74,8 @@ def columns_to_select(relation: Relation, args) -> list[str]:
         if bad:
             raise DatasetteError("_nocol={} - invalid columns".format(", ".join(bad)), status=400)
         columns = [c for c in columns if c not in unwanted]
+    if not columns:  # core selects nothing, which SQLite refuses (a view has no primary key)
+        raise DatasetteError('near "from": syntax error', title="Invalid SQL", status=400)
     return columns
 
 
@@ -123,14 +125,16 @@ def build(
     max_returned_rows: int,
     row_cap: int | None = None,
     booleans: filters.Readings | None = None,
+    reals: frozenset[str] = frozenset(),
 ) -> TableQuery:
     """The page's query; ``row_cap`` bounds the rows fetched (core truncates results);
-    ``booleans``: how the table's boolean fields read filter values."""
+    ``booleans``: how the table's boolean fields read filter values; ``reals``: a view's
+    columns of Table Schema numbers."""
     pks = relation.pks
     keyset = bool(pks) and not relation.is_view
     columns = columns_to_select(relation, args)
     pairs = filters.filter_pairs(args)
-    where = filters.build_where(pairs, relation, booleans)
+    where = filters.build_where(pairs, relation, booleans, reals)
     # ``?_where=`` SQL (the caller has checked execute-sql and runs it read-only)
     where.clauses += ["(" + w.replace("%", "%%") + ")" for w in args.getlist("_where")]
     sort, sort_desc = sort_order(relation, args)

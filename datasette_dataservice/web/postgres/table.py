@@ -13,8 +13,9 @@ from datasette.utils.asgi import BadRequest, Response
 from datasette.views.base import DatasetteError
 
 from ...dataplane.boolean_filters import Readings, boolean_readings
-from ...dataplane.postgres import execute, filters, tablequery
+from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
+from ...service.core import service_for
 from . import common, csv_export, labels, pages, renderers
 from . import extras as blocks
 
@@ -112,6 +113,15 @@ async def _boolean_readings(datasette, database: str, relation, request) -> Read
     return await boolean_readings(datasette, database, relation.name)
 
 
+async def _view_reals(datasette, database: str, relation) -> frozenset[str]:
+    """A jsonb view's columns of Table Schema numbers (a table's are known by their type)."""
+    if not relation.is_view:
+        return frozenset()
+    by_relation = await introspect.catalog_fields(service_for(datasette), database)
+    types = by_relation.get(relation.name, common.NO_FIELDS).types
+    return frozenset(name for name, kind in types.items() if kind == "number")
+
+
 @common.view
 async def table_view(datasette, request) -> Response:
     start = time.perf_counter()
@@ -131,6 +141,7 @@ async def table_view(datasette, request) -> Response:
         datasette.max_returned_rows,
         row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
         booleans=await _boolean_readings(datasette, database, relation, request),
+        reals=await _view_reals(datasette, database, relation),
     )
     if format_ == "csv":
         return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
