@@ -19,6 +19,7 @@ from markupsafe import Markup
 from ...dataplane.postgres.introspect import Relation
 from ...dataplane.postgres.tablequery import TableQuery, shown_sql
 from . import common
+from .facets import Facets
 
 
 def value_type(value: Any) -> str:
@@ -109,6 +110,7 @@ async def table_page(
     private: bool,
     human: str,
     query_ms: float,
+    facets: Facets,
 ) -> Response:
     header, body = display_rows(
         datasette, database, relation.name, query.columns, rows, relation.pks
@@ -149,6 +151,7 @@ async def table_page(
             for value in request.args.getlist(key)
         ],
         "query_ms": query_ms,
+        **await facets.page_context(),
     }
     return await render(
         datasette, request, "dataservice_postgres_table.html", context, view_name="table"
