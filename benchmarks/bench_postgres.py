@@ -1,12 +1,14 @@
-"""PostgreSQL: bulk import, validated inserts and reads, each against its anchor in the same run.
+"""PostgreSQL: bulk import, validated inserts, reads and facets, each against its anchor in
+the same run.
 
 Run: python benchmarks/bench_postgres.py [--rows 100000] [--runs 3] [--requests 400]
      [--concurrency 4] [--rounds 5] [--dsn postgresql://postgres@127.0.0.1:5432/test]
+     [--parts 1,2,3,4]
 
 Every datasource lives in a schema of its own under a prefix unique to the run
 (``bench_pg_<pid>_<time>_``); every schema under that prefix is dropped at the end, however
-the run ends, and the whole run is bounded in time (``--timeout``). Three parts, each
-printing medians and same-run ratios:
+the run ends, and the whole run is bounded in time (``--timeout``). Four parts (``--parts``
+to choose), each printing medians and same-run ratios:
 
 1. Bulk import. The same rows (the validator benchmark's 6-field schema) into an empty
    table, interleaved run by run (the order rotated), the tables TRUNCATEd before each:
@@ -29,6 +31,10 @@ printing medians and same-run ratios:
    (endpoint, engine) once, in an order rotated round by round; requests/s, p50 and p99,
    and the median of each round's own Postgres/SQLite ratio. The load generator shares the
    machine with the server (and Postgres): it costs both engines alike.
+
+4. Facets. ``/db/t.json?_facet=active&_facet=name&_size=0`` over the 100,000 rows of the
+   same flat_table on each engine (Postgres served by the plugin, SQLite by core), in
+   process, requests interleaved; the median of each pair's Postgres/SQLite time.
 
 Before anything is timed, every endpoint is checked to answer 200 with the expected rows
 (Postgres and SQLite answering the same rows), and every timed write is followed by a count,
@@ -81,9 +87,9 @@ def ident(*names: str) -> str:
     return ".".join('"' + name.replace('"', '""') + '"' for name in names)
 
 
-async def start_instance(data_dir: Path, dsn: str, prefix: str):
+async def start_instance(data_dir: Path, dsn: str, prefix: str, **settings):
     datasette = Datasette(
-        settings={"max_insert_rows": BATCH},
+        settings={"max_insert_rows": BATCH, **settings},
         plugin_config={PLUGIN: plugin_config(data_dir, dsn, prefix)},
     )
     datasette.root_enabled = True
@@ -420,17 +426,75 @@ def report_reads(args, results) -> None:
     print("target: Postgres requests/s at least equal to SQLite's: " + "; ".join(verdicts))
 
 
+# 4. Facets over the whole table ----------------------------------------------------------
+
+FACETS = "_facet=active&_facet=name&_size=0"
+
+
+async def facets(args, tmp: Path, prefix: str, rows) -> None:
+    """``_facet`` on two columns (active: 2 values; name: one per row) over every row, on
+    Postgres (the plugin) and on SQLite (core), in process; the facet time limit lifted so
+    both count to the end."""
+    limits = {"facet_time_limit_ms": 600_000, "sql_time_limit_ms": 600_000}
+    datasette, headers = await start_instance(tmp / "facets", args.dsn, prefix, **limits)
+    try:
+        tables = await create_tables(datasette, headers, "facets")
+        bodies = encode_batches(rows, BATCH)
+        paths = {}
+        for engine, table in tables.items():
+            base = f"/{table['database']}/{table['physical_table_name']}"
+            await post_batches(datasette, headers, f"{base}/-/insert", bodies)
+            paths[engine] = f"{base}.json?{FACETS}"
+        answers = {}
+        for engine, path in paths.items():  # checked, and warmed up
+            response = await datasette.client.get(path)
+            assert response.status_code == 200, (engine, response.text[:300])
+            body = response.json()["facet_results"]
+            assert not body["timed_out"], (engine, body["timed_out"])
+            answers[engine] = [
+                [(v["value"], v["count"]) for v in facet["results"]]
+                for facet in body["results"].values()
+            ]
+        assert answers["sqlite"] == answers["postgres"], answers
+        assert sum(count for _, count in answers["postgres"][0]) == len(rows)
+        timings: dict[str, list[float]] = {"sqlite": [], "postgres": []}
+        for run in range(args.runs * 3):
+            for engine in rotated(list(timings), run):
+                start = time.perf_counter()
+                response = await datasette.client.get(paths[engine])
+                timings[engine].append(time.perf_counter() - start)
+                assert response.status_code == 200, response.text[:300]
+    finally:
+        await close_instance(datasette)
+    ratios = [p / s for s, p in zip(timings["sqlite"], timings["postgres"], strict=True)]
+    print(f"\n4. Facets: /db/t.json?{FACETS} over {len(rows):,} rows, in process;")
+    print(f"   median of {args.runs * 3} interleaved requests\n")
+    print(f"{'engine':<10} {'ms':>8} {'min-max ms':>16}")
+    for engine, times in timings.items():
+        spread = f"{min(times) * 1000:,.1f}-{max(times) * 1000:,.1f}"
+        print(f"{engine:<10} {statistics.median(times) * 1000:>8,.1f} {spread:>16}")
+    ratio = statistics.median(ratios)
+    print(f"Postgres/SQLite time, median of each run's ratio: {ratio:.2f}x")
+    print(f"target: no slower than on SQLite: {'met' if ratio <= 1.0 else 'NOT met'}")
+
+
 async def run(args, tmp: Path, prefix: str) -> None:
     rows = make_rows(args.rows)
+    parts = set(args.parts.split(","))
     with psycopg.connect(args.dsn, autocommit=True, connect_timeout=10) as admin:
         datasette, headers = await start_instance(tmp / "data", args.dsn, prefix)
         try:
             tables = await create_tables(datasette, headers, "bench")
-            await bulk_import(args, datasette, headers, tables["postgres"], admin, prefix, rows)
-            await inserts(args, datasette, headers, tables, admin, prefix, rows)
+            if "1" in parts:
+                await bulk_import(args, datasette, headers, tables["postgres"], admin, prefix, rows)
+            if "2" in parts:
+                await inserts(args, datasette, headers, tables, admin, prefix, rows)
         finally:
             await close_instance(datasette)
-    await reads(args, tmp, prefix, rows)
+    if "3" in parts:
+        await reads(args, tmp, prefix, rows)
+    if "4" in parts:
+        await facets(args, tmp, prefix, rows)
 
 
 async def main(args) -> None:
@@ -459,6 +523,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5, help="of read measurements")
     parser.add_argument("--dsn", default=DSN)
+    parser.add_argument("--parts", default="1,2,3,4", help="which parts to run, e.g. 4")
     parser.add_argument("--timeout", type=float, default=1200, help="for the whole run")
     main_args = parser.parse_args()
     assert main_args.rows >= READ_ROWS, f"--rows must be at least {READ_ROWS}"
