@@ -263,3 +263,40 @@ async def test_bad_facets_are_400s_on_postgres(tmp_path, postgres_config, provid
         assert body["ok"] is False and body["status"] == 400 and body["error"], body
     finally:
         await close_data_service(service.ds)
+
+
+TEXTS = [
+    "2024-01-02",
+    "2024-02-30",
+    "0000-01-01",
+    "2024-01-02T03:04:05Z",
+    "2024-01-02T03:04:05.123Z",
+    "2024-01-02 03:04",
+    "2024-01-02 23:30:00-05:00",
+    "2024-01-02T00:30+01:00",
+    "2024-01-31T23:59:59.999-00:01",
+    "2024-13-01",
+    "2024-01-02x",
+    "2024-1-2",
+    "hello",
+    "",
+]
+
+
+def test_a_text_s_day_is_sqlite_s(postgres_dsn):
+    """The date facet's day of a text (a jsonb view's date and datetime fields are text)
+    is what SQLite's date() gives, and never an error."""
+    import sqlite3
+
+    import psycopg
+
+    from datasette_dataservice.dataplane.postgres.facets import day_of
+    from datasette_dataservice.dataplane.postgres.introspect import Column
+
+    column = Column("t", 25, -1, "text", False, 0)
+    lite = sqlite3.connect(":memory:")
+    with psycopg.connect(postgres_dsn) as conn:
+        for text in TEXTS:
+            expected = lite.execute("select date(?)", [text]).fetchone()[0]
+            sql = f"select {day_of(column)} from (select CAST(%s AS text) AS t) AS x"
+            assert conn.execute(sql, [text]).fetchone()[0] == expected, text

@@ -6,8 +6,8 @@ Each facet counts what SQLite counts for the same datatable's stored values:
 - a column facet groups the column (NULLs left out), most frequent first, then by value in
   SQLite's order (text byte-wise, JSON as its text);
 - a date facet groups ``date(column)``: a date or timestamp's day in UTC, a text's day as
-  SQLite's ``date()`` reads ``YYYY-MM-DD[( |T)HH:MM[:SS[.SSS]]][Z|+-HH:MM]`` (a day past the
-  month's end rolls over, an offset moves the time to UTC), a time's ``2000-01-01``;
+  SQLite's ``date()`` reads ``YYYY-MM-DD[( |T)HH:MM[:SS[.SSS]]][Z|+-HH:MM]`` (as written,
+  or with an offset, the day of its UTC time), a time's ``2000-01-01``;
   anything else no day (SQLite reads numbers as Julian day numbers: not reproduced);
 - an array facet counts, per row, each distinct element of a JSON array (a JSON scalar is
   one element, as in ``json_each``); a column of another type is its own one element.
@@ -60,15 +60,16 @@ class Source:
 
 
 def _text_day(text: str) -> str:
-    """SQLite's ``date(text)`` (no Julian numbers, no "now"), never an error."""
+    """SQLite's ``date(text)`` (no Julian numbers, no "now"), as text, never an error: a
+    day as written (``2024-02-30`` too), or with an offset, the day of its UTC time."""
     day = f"(CAST(left({text}, 7) || '-01' AS date) + (CAST(substr({text}, 9, 2) AS integer) - 1))"
     shift = (
-        f"CAST({day} + CAST(substr({text}, 12, 5) AS time)"
-        f" - CAST(substring({text} from '[+-][0-9]{{2}}:[0-9]{{2}}$') AS interval) AS date)"
+        f"to_char({day} + CAST(substr({text}, 12, 5) AS time)"
+        f" - CAST(substring({text} from '[+-][0-9]{{2}}:[0-9]{{2}}$') AS interval), 'YYYY-MM-DD')"
     )
     return (
-        f"CASE WHEN left({text}, 4) = '0000' THEN NULL"
-        f" WHEN {text} ~ '{PLAIN_DAY}' THEN {day}"
+        f"CASE WHEN {text} ~ '{PLAIN_DAY}' THEN left({text}, 10)"
+        f" WHEN left({text}, 4) = '0000' THEN NULL"
         f" WHEN {text} ~ '{SHIFTED_DAY}' THEN {shift} END"
     )
 

@@ -174,7 +174,7 @@ class Facets:
         rows = await self._run(conn, statement, self._limit_ms("facet_time_limit_ms"), size + 1)
         if rows is None:
             return name
-        convert = render.time_text if kind == "date" else await self._converter(column)
+        convert = day_text if kind == "date" else await self._converter(column)
         pairs = self._facet(kind).get_querystring_pairs()
         values = []
         for value, count in rows[:size]:
@@ -348,3 +348,8 @@ def element_text(value: Any, convert) -> str:
     elif isinstance(value, dict | list):
         value = render.json_text(value, compact=True)
     return str(value)
+
+
+def day_text(value: Any) -> str:
+    """A date facet's value: a day, or (from text) already the text SQLite's date() gives."""
+    return value if isinstance(value, str) else render.time_text(value)
