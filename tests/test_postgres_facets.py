@@ -247,6 +247,7 @@ async def test_facets_refused_when_allow_facet_is_off(request, tmp_path, combina
         "_facet={bad",
         '_facet={"x":1}',
         "_facet_array=name",
+        "_facet=name&_where=true)%20--",  # ?_where= SQL that cuts the facet's SQL short
     ],
 )
 async def test_bad_facets_are_400s_on_postgres(tmp_path, postgres_config, provider, query):

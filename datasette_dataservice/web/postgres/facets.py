@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet, Facet
 from datasette.utils import path_with_added_args, path_with_removed_args, path_with_replaced_args
 from datasette.utils.asgi import BadRequest, Request
@@ -113,6 +114,11 @@ class Facets:
                 return result.rows
             (result,) = await execute.read(conn, [(statement, self.query.params)], limit_ms)
             return result.rows
+        except psycopg.Error as error:  # ?_where= SQL that breaks out of its WHERE
+            if execute.is_connection_error(error):
+                raise
+            message = execute.message_of(error)
+            raise DatasetteError(message, title="Invalid SQL", status=400) from None
         except DatasetteError as error:
             if error.title == "SQL Interrupted":
                 return None
@@ -289,22 +295,14 @@ class Facets:
         ):
             return []
         enabled = {kind: {c["config"].get("simple") for c in self._configs(kind)} for kind in TYPES}
-        columns = list(self.relation.columns)
         limit_ms = self._limit_ms("facet_suggest_time_limit_ms")
         size = self._facet("column").get_facet_size()
-        async with execute.connection(self.target) as conn:
-            rows = await self._run(conn, sql.suggest_sql(self.source, columns), limit_ms, 1)
-            if not rows:
-                return []
-            found = sql.suggestions(columns, rows[0])
-            arrays = []
-            for s in found:
-                if s.all_arrays and s.present and s.column.name not in enabled["array"]:
-                    check = await self._run(
-                        conn, sql.strings_sql(self.source, s.column), limit_ms, 1
-                    )
-                    if check and check[0][0]:
-                        arrays.append(s.column.name)
+        try:
+            found, arrays = await self._suggestions(enabled, limit_ms)
+        except DatasetteError as error:
+            if error.title != "Invalid SQL":  # ?_where= SQL that breaks out of its WHERE
+                raise
+            return []
         suggested = [
             self._suggestion(s.column.name, "_facet", None)
             for s in found
@@ -319,6 +317,26 @@ class Facets:
         ]
         suggested += [self._suggestion(name, "_facet_array", "array") for name in arrays]
         return suggested
+
+    async def _suggestions(
+        self, enabled: dict[str, set], limit_ms: int
+    ) -> tuple[list[sql.Suggestion], list[str]]:
+        """What the first rows say of each column, and the columns of arrays of strings."""
+        columns = list(self.relation.columns)
+        async with execute.connection(self.target) as conn:
+            rows = await self._run(conn, sql.suggest_sql(self.source, columns), limit_ms, 1)
+            if not rows:
+                return [], []
+            found = sql.suggestions(columns, rows[0])
+            arrays = []
+            for s in found:
+                if s.all_arrays and s.present and s.column.name not in enabled["array"]:
+                    check = await self._run(
+                        conn, sql.strings_sql(self.source, s.column), limit_ms, 1
+                    )
+                    if check and check[0][0]:
+                        arrays.append(s.column.name)
+        return found, arrays
 
     def _suggestion(self, name: str, argument: str, kind: str | None) -> dict[str, Any]:
         url = self.datasette.absolute_url(
