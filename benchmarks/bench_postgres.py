@@ -1,12 +1,14 @@
-"""PostgreSQL: bulk import, validated inserts and reads, each against its anchor in the same run.
+"""PostgreSQL: bulk import, validated inserts, reads and facets, each against its anchor in
+the same run.
 
 Run: python benchmarks/bench_postgres.py [--rows 100000] [--runs 3] [--requests 400]
      [--concurrency 4] [--rounds 5] [--dsn postgresql://postgres@127.0.0.1:5432/test]
+     [--parts 1,2,3,4]
 
 Every datasource lives in a schema of its own under a prefix unique to the run
 (``bench_pg_<pid>_<time>_``); every schema under that prefix is dropped at the end, however
-the run ends, and the whole run is bounded in time (``--timeout``). Four parts, each
-printing medians and same-run ratios:
+the run ends, and the whole run is bounded in time (``--timeout``). Five parts (``--parts``
+to choose: import, insert, reads, csv, facets), each printing medians and same-run ratios:
 
 1. Bulk import. The same rows (the validator benchmark's 6-field schema) into an empty
    table, interleaved run by run (the order rotated), the tables TRUNCATEd before each:
@@ -33,7 +35,11 @@ printing medians and same-run ratios:
 4. CSV export. ``/db/t.csv?_stream=on`` over all the rows (``--rows``) of a flat_table on
    each engine, in process as part 2: core on SQLite pages by ``_next``, the plugin reads
    one server-side cursor; interleaved runs, rows/s and the median same-run ratio. Both
-   engines must send the same bytes. ``--parts`` picks parts (e.g. ``--parts csv``).
+   engines must send the same bytes.
+
+5. Facets. ``/db/t.json?_facet=active&_facet=name&_size=0`` over the 100,000 rows of the
+   same flat_table on each engine (Postgres served by the plugin, SQLite by core), in
+   process, requests interleaved; the median of each pair's Postgres/SQLite time.
 
 Before anything is timed, every endpoint is checked to answer 200 with the expected rows
 (Postgres and SQLite answering the same rows), and every timed write is followed by a count,
@@ -86,9 +92,9 @@ def ident(*names: str) -> str:
     return ".".join('"' + name.replace('"', '""') + '"' for name in names)
 
 
-async def start_instance(data_dir: Path, dsn: str, prefix: str):
+async def start_instance(data_dir: Path, dsn: str, prefix: str, **settings):
     datasette = Datasette(
-        settings={"max_insert_rows": BATCH},
+        settings={"max_insert_rows": BATCH, **settings},
         plugin_config={PLUGIN: plugin_config(data_dir, dsn, prefix)},
     )
     datasette.root_enabled = True
@@ -466,6 +472,58 @@ async def csv_stream(args, datasette, headers, tables: dict, rows) -> None:
     print(f"target: no slower than on SQLite: {'met' if ratio >= 1.0 else 'NOT met'}")
 
 
+# 5. Facets over the whole table ----------------------------------------------------------
+
+FACETS = "_facet=active&_facet=name&_size=0"
+
+
+async def facets(args, tmp: Path, prefix: str, rows) -> None:
+    """``_facet`` on two columns (active: 2 values; name: one per row) over every row, on
+    Postgres (the plugin) and on SQLite (core), in process; the facet time limit lifted so
+    both count to the end."""
+    limits = {"facet_time_limit_ms": 600_000, "sql_time_limit_ms": 600_000}
+    datasette, headers = await start_instance(tmp / "facets", args.dsn, prefix, **limits)
+    try:
+        tables = await create_tables(datasette, headers, "facets")
+        bodies = encode_batches(rows, BATCH)
+        paths = {}
+        for engine, table in tables.items():
+            base = f"/{table['database']}/{table['physical_table_name']}"
+            await post_batches(datasette, headers, f"{base}/-/insert", bodies)
+            paths[engine] = f"{base}.json?{FACETS}"
+        answers = {}
+        for engine, path in paths.items():  # checked, and warmed up
+            response = await datasette.client.get(path)
+            assert response.status_code == 200, (engine, response.text[:300])
+            body = response.json()["facet_results"]
+            assert not body["timed_out"], (engine, body["timed_out"])
+            answers[engine] = [
+                [(v["value"], v["count"]) for v in facet["results"]]
+                for facet in body["results"].values()
+            ]
+        assert answers["sqlite"] == answers["postgres"], answers
+        assert sum(count for _, count in answers["postgres"][0]) == len(rows)
+        timings: dict[str, list[float]] = {"sqlite": [], "postgres": []}
+        for run in range(args.runs * 3):
+            for engine in rotated(list(timings), run):
+                start = time.perf_counter()
+                response = await datasette.client.get(paths[engine])
+                timings[engine].append(time.perf_counter() - start)
+                assert response.status_code == 200, response.text[:300]
+    finally:
+        await close_instance(datasette)
+    ratios = [p / s for s, p in zip(timings["sqlite"], timings["postgres"], strict=True)]
+    print(f"\n5. Facets: /db/t.json?{FACETS} over {len(rows):,} rows, in process;")
+    print(f"   median of {args.runs * 3} interleaved requests\n")
+    print(f"{'engine':<10} {'ms':>8} {'min-max ms':>16}")
+    for engine, times in timings.items():
+        spread = f"{min(times) * 1000:,.1f}-{max(times) * 1000:,.1f}"
+        print(f"{engine:<10} {statistics.median(times) * 1000:>8,.1f} {spread:>16}")
+    ratio = statistics.median(ratios)
+    print(f"Postgres/SQLite time, median of each run's ratio: {ratio:.2f}x")
+    print(f"target: no slower than on SQLite: {'met' if ratio <= 1.0 else 'NOT met'}")
+
+
 async def run(args, tmp: Path, prefix: str) -> None:
     rows = make_rows(args.rows)
     parts = set(args.parts.split(","))
@@ -491,6 +549,8 @@ async def run(args, tmp: Path, prefix: str) -> None:
             await csv_stream(args, datasette, headers, tables, rows)
         finally:
             await close_instance(datasette)
+    if "facets" in parts:
+        await facets(args, tmp, prefix, rows)
 
 
 async def main(args) -> None:
@@ -518,7 +578,9 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=400, help="per read measurement")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5, help="of read measurements")
-    parser.add_argument("--parts", default="import,insert,reads,csv", help="which, comma-separated")
+    parser.add_argument(
+        "--parts", default="import,insert,reads,csv,facets", help="which, comma-separated"
+    )
     parser.add_argument("--dsn", default=DSN)
     parser.add_argument("--timeout", type=float, default=1200, help="for the whole run")
     main_args = parser.parse_args()

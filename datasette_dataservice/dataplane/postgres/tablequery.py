@@ -42,6 +42,8 @@ class TableQuery:
     offset: int | None  # paging by offset (views, tables without a primary key)
     pairs: list[tuple[str, str]] = field(default_factory=list)
     raw_where: bool = False  # has ?_where= SQL: run it as a user's query is run
+    where_sql: str = ""  # the page's " WHERE ..." (filters, keyset token; params): what core
+    # counts facets over
 
     @property
     def sort_column(self) -> str | None:
@@ -184,6 +186,7 @@ def build(
         offset=offset if not keyset else None,
         pairs=pairs,
         raw_where="_where" in args,
+        where_sql=where_sql,
     )
 
 

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from ...dataplane.postgres.introspect import Relation
 from ...dataplane.postgres.tablequery import TableQuery, shown_sql
 from . import cells, common, extras, hooks, labels
+from .facets import Facets
 
 
 def value_type(value: Any) -> str:
@@ -126,6 +127,7 @@ async def table_page(
     private: bool,
     human: str,
     query_ms: float,
+    facets: Facets,
     links: dict[str, str] | None = None,
 ) -> Response:
     name, columns = relation.name, list(query.columns)
@@ -180,6 +182,7 @@ async def table_page(
             for value in request.args.getlist(key)
         ],
         "query_ms": query_ms,
+        **await facets.page_context(),
     }
     return await render(
         datasette, request, "dataservice_postgres_table.html", context, view_name="table"

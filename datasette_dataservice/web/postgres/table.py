@@ -9,14 +9,14 @@ import psycopg
 from datasette.extras import ExtraScope
 from datasette.renderer import json_renderer
 from datasette.utils import filters_should_redirect, path_with_added_args, tilde_encode
-from datasette.utils.asgi import BadRequest, Response
+from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
 
 from ...dataplane.boolean_filters import Readings, boolean_readings
 from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from ...service.core import service_for
-from . import common, csv_export, labels, pages, renderers
+from . import common, csv_export, facets, labels, pages, renderers
 from . import extras as blocks
 
 
@@ -95,13 +95,11 @@ async def count_rows(conn, target, query: TableQuery, limit_ms: int) -> int | No
     return result.rows[0][0]
 
 
-async def _check_special_arguments(datasette, request, database: str, format_: str) -> None:
-    """``?_where=`` needs execute-sql, as in core; facets are not offered here."""
+async def _check_special_arguments(datasette, request, database: str) -> None:
+    """``?_where=`` needs execute-sql, ``_facet*`` the allow_facet setting, as in core."""
     if "_where" in request.args and not await common.can_execute_sql(datasette, request, database):
         raise DatasetteError("_where= is not allowed", status=403)
-    faceted = any(k == "_facet" or k.startswith("_facet_") for k in request.args)
-    if faceted and format_ == "json":
-        raise BadRequest("_facet= is not available for Postgres-backed databases")
+    facets.check_allowed(datasette, request)
 
 
 async def _boolean_readings(datasette, database: str, relation, request) -> Readings:
@@ -132,7 +130,7 @@ async def table_view(datasette, request) -> Response:
     redirect = _redirect(datasette, request)
     if redirect is not None:
         return redirect
-    await _check_special_arguments(datasette, request, database, format_)
+    await _check_special_arguments(datasette, request, database)
     query = tablequery.build(
         relation,
         target.schema,
@@ -146,6 +144,7 @@ async def table_view(datasette, request) -> Response:
     if format_ == "csv":
         return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
     extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
+    faceted = await facets.for_table(datasette, request, resolved, query)
     nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")
     count = None
     async with execute.connection(target) as conn:
@@ -200,6 +199,7 @@ async def table_view(datasette, request) -> Response:
             "private": lambda: private,
             "metadata": lambda: common.table_metadata(datasette, database, name),
             "expandable_columns": expandable,
+            **faceted.extra_values(),
         }
 
     if format_ == "html":
@@ -216,6 +216,7 @@ async def table_view(datasette, request) -> Response:
             human=human_description(query),
             query_ms=(time.perf_counter() - start) * 1000,
             links=labels.links(found),
+            facets=faceted,
         )
     data = {"ok": True, "next": next_token, "next_url": next_url}
     data.update(await common.resolve_extras(extras, ExtraScope.TABLE, extra_values()))
