@@ -24,6 +24,7 @@ from ..schema.readers import FORMATS, ReadError, read_rows
 from . import audit
 from .core import DataService
 from .datatables import table_spec
+from .import_fast import Batch, tabular_batches
 from .writes import (
     ON_INVALID,
     documents_of,
@@ -116,40 +117,49 @@ class _Run:
                 "invalid rows: nothing was imported (send on_invalid=skip to keep the rest)"
             )
 
-    def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
-        rows = read_rows(self.chunks, self.status.format)
-        tabular = self.status.format in ("csv", "tsv")
-        header = next(rows, None) if tabular else None
-        if tabular and header is None:
+    def _check_header(self, header: list[str] | None) -> None:
+        """A header that does not fit is one refusal, before any row is read."""
+        if header is None:
             raise ReadError("the upload is empty: a header row is needed")
-        if tabular:  # a header that does not fit is one refusal, before any row is read
-            errors = self.validator.validate_table(header, []).errors
-            if errors:
-                self.status.errors = errors[:MAX_REPORTED_ERRORS]
-                raise _Refused(
-                    "the header does not fit the schema: nothing was imported ("
-                    + "; ".join(e["message"] for e in errors[:5])
-                    + ")"
-                )
-        number = 2 if tabular else 1  # frictionless counts a CSV header as row 1
+        errors = self.validator.validate_table(header, []).errors
+        if errors:
+            self.status.errors = errors[:MAX_REPORTED_ERRORS]
+            raise _Refused(
+                "the header does not fit the schema: nothing was imported ("
+                + "; ".join(e["message"] for e in errors[:5])
+                + ")"
+            )
+
+    def _validated(self) -> Iterator[Batch]:
+        if self.status.format in ("csv", "tsv"):
+            yield from tabular_batches(
+                self.chunks,
+                self.status.format,
+                self.validator,
+                self.batch_size,
+                self._check_header,
+                self.lookup,
+            )
+            return
+        rows = read_rows(self.chunks, self.status.format)
+        number = 1
         while batch := list(islice(rows, self.batch_size)):
-            self.status.rows_read += len(batch)
-            if tabular:
-                result = self.validator.validate_table(
-                    header, batch, first_row_number=number, foreign_keys=self.lookup
-                )
-            else:
-                if not all(isinstance(r, dict) for r in batch):
-                    raise ReadError("every JSON row must be an object")
-                records = documents_of(self.datatable, batch)
-                result = validate_records(self.validator, records, number, self.lookup)
-            if result.errors:
-                self._note(result.errors)
-            for fields, keys in self.own_keys.items():
-                keys.update(tuple(row.get(f) for f in fields) for row in result.rows)
+            if not all(isinstance(r, dict) for r in batch):
+                raise ReadError("every JSON row must be an object")
+            records = documents_of(self.datatable, batch)
+            result = validate_records(self.validator, records, number, self.lookup)
+            yield Batch(result.rows, result.row_numbers, result.errors, len(batch))
             number += len(batch)
-            yield result.rows, result.row_numbers
-            self.status.rows_written += len(result.rows)
+
+    def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        for batch in self._validated():
+            self.status.rows_read += batch.size
+            if batch.errors:
+                self._note(batch.errors)
+            for fields, keys in self.own_keys.items():
+                keys.update(tuple(row.get(f) for f in fields) for row in batch.rows)
+            yield batch.rows, batch.row_numbers
+            self.status.rows_written += len(batch.rows)
 
     def refused(self, numbers: list[int]) -> None:
         errors = [make_error("unique-error", n, "the row's key is already stored") for n in numbers]
