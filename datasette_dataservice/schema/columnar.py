@@ -167,7 +167,10 @@ class _Column:
 
     def check(self, cells: pa.Array, first: int) -> pa.Array:
         """The column's values (typed), or Refer if any cell has something to report."""
-        missing = pc.is_in(cells, value_set=self.missing)
+        if self.missing.to_pylist() == [""]:  # the default: a cheaper kernel than is_in
+            missing = pc.equal(cells, "")
+        else:
+            missing = pc.is_in(cells, value_set=self.missing)
         values, accepted = self._kernel(cells, missing)
         if self.required and pc.any(missing).as_py():
             raise Refer(self.name)
