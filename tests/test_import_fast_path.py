@@ -117,7 +117,9 @@ POOL = [
     "2024-01-31", "2024-02-29", "2023-02-29", "2024-13-01", "0000-01-01", "0001-01-01",
     "9999-12-31", "2024-1-5", "31/01/2024", "2024-01-31T10:00:00Z", "2024-01-31T10:00:00",
     "2024-01-30T10:00:00+00:00", "2024-01-30T10:00:00-00:00", "2024-01-29T23:59:59.000000",
-    "2024-01-29T23:59:59.123456", "2024-01-29 23:59:59", "2024-02-30T00:00:00Z",
+    "2024-01-29T23:59:59.123456", "2024-01-28T23:59:59.000000", "2024-01-28T10:00:00+00:00",
+    "2024-01-28T10:00:00-00:00", "2024-01-28T10:00:00.5", "1000.500000000000001",
+    "2024-01-29 23:59:59", "2024-02-30T00:00:00Z",
     "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "2024-01-31T24:00:00Z", "10:00:00",
     "10:00", "2024-01", "P1Y2M", "PT5S", "90,45", "[90, 45]", '{"lon": 1, "lat": 2}',
     "a@b.co", "ada.lovelace+x@example.org", "a-@b.co", "a@b-.co", "a@-b.co", "a@b.c",
@@ -281,6 +283,14 @@ def test_repeated_keys_are_reported_by_the_reference():
     rows[20][7] = rows[21][7] = "same"  # unique
     rows[30][2], rows[30][6], rows[31][2], rows[31][6] = "n", "2024-01-10", "n", "2024-01-10"
     rows[35][3], rows[36][3] = "0.0", "-0.0"  # not unique: fine
+    assert_same(TABLE, to_csv([header] + rows), batch_size=10)
+
+
+def test_missing_required_values_are_reported_by_the_reference():
+    header = [f["name"] for f in TABLE["fields"]]
+    rows = random_rows(random.Random(5), 40, dirty=0)
+    rows[4][2] = ""  # name is required
+    rows[33][0] = ""  # id is the primary key
     assert_same(TABLE, to_csv([header] + rows), batch_size=10)
 
 
