@@ -10,6 +10,8 @@ that do not fit, always take the reference path.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +79,53 @@ def tabular_batches(
             batch = Batch(result.rows, result.row_numbers, result.errors, size)
         number += size
         yield batch
+
+
+class Prefetch:
+    """Run an iterator in a thread of its own, up to ``depth`` items ahead, so that reading
+    and checking batch N + 1 (Arrow releases the GIL) overlaps writing batch N. Its errors
+    are raised where the item would have been; ``close()`` lets the thread end."""
+
+    _END = object()
+
+    def __init__(self, source: Iterator[Any], depth: int = 2) -> None:
+        self.items: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+        self.thread.start()
+
+    def _run(self, source: Iterator[Any]) -> None:
+        try:
+            for item in source:
+                if not self._put((item, None)):
+                    return
+            self._put((self._END, None))
+        except BaseException as error:  # noqa: BLE001 - raised in the consumer
+            self._put((None, error))
+
+    def _put(self, item: tuple) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            while True:
+                item, error = self.items.get()
+                if error is not None:
+                    raise error
+                if item is self._END:
+                    return
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stopped.set()
 
 
 def table_rows(table: pa.Table) -> list[list[str]]:

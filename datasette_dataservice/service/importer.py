@@ -9,6 +9,7 @@ memory stays flat however large the file, and an import lands whole or not at al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import secrets
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -24,7 +25,7 @@ from ..schema.readers import FORMATS, ReadError, read_rows
 from . import audit
 from .core import DataService
 from .datatables import table_spec
-from .import_fast import Batch, tabular_batches
+from .import_fast import Batch, Prefetch, tabular_batches
 from .writes import (
     ON_INVALID,
     documents_of,
@@ -107,6 +108,7 @@ class _Run:
             return base(resource, fields)
 
         self.lookup = lookup
+        self.prefetch: Prefetch | None = None
 
     def _note(self, errors: list[dict[str, Any]]) -> None:
         self.status.rows_invalid += len({e["rowNumber"] for e in errors if e.get("rowNumber")})
@@ -132,7 +134,7 @@ class _Run:
 
     def _validated(self) -> Iterator[Batch]:
         if self.status.format in ("csv", "tsv"):
-            yield from tabular_batches(
+            batches = tabular_batches(
                 self.chunks,
                 self.status.format,
                 self.validator,
@@ -140,6 +142,11 @@ class _Run:
                 self._check_header,
                 self.lookup,
             )
+            if self.own_keys:  # a batch's keys must be known before the next is checked
+                yield from batches
+                return
+            self.prefetch = Prefetch(batches)
+            yield from self.prefetch
             return
         rows = read_rows(self.chunks, self.status.format)
         number = 1
@@ -209,7 +216,13 @@ async def import_rows(
     with audit.stopwatch() as elapsed:
         await _feed(chunks, pipe, writing)
         try:
-            await writing
+            try:
+                await writing
+            finally:
+                if run.prefetch is not None:  # its thread may wait for chunks: let it end
+                    run.prefetch.close()
+                    with contextlib.suppress(queue.Full):
+                        pipe.put_nowait(None)
             status.state = "done"
         except _Refused as refusal:
             status.state, status.error = "refused", str(refusal)
