@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import random
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -48,23 +49,23 @@ def chunked(data: bytes, size: int) -> list[bytes]:
 
 
 def reference(schema: dict, data: bytes, batch_size: int, fmt: str = "csv"):
-    """What the import did before the fast path: header, then validate_table per batch."""
+    """What the import did before the fast path: header, then validate_table per batch as
+    rows are read; a read error ends the list (after the batches read before it)."""
     validator = table_validator(schema)
-    try:
-        rows = list(read_rows(chunked(data, 5), fmt))
-    except ReadError as error:
-        return ("ReadError", str(error).split(":")[0])
-    if not rows:
-        return ("empty",)
-    header, rows = rows[0], rows[1:]
-    if validator.validate_table(header, []).errors:
-        return ("header", validator.validate_table(header, []).errors)
+    rows = read_rows(chunked(data, 5), fmt)
     batches, number = [], 2
-    for start in range(0, len(rows), batch_size):
-        part = rows[start : start + batch_size]
-        result = validator.validate_table(header, part, first_row_number=number)
-        batches.append((result.rows, result.row_numbers, result.errors))
-        number += len(part)
+    try:
+        header = next(rows, None)
+        if header is None:
+            return ("empty",)
+        if validator.validate_table(header, []).errors:
+            return ("header", validator.validate_table(header, []).errors)
+        while part := list(islice(rows, batch_size)):
+            result = validator.validate_table(header, part, first_row_number=number)
+            batches.append((result.rows, result.row_numbers, result.errors))
+            number += len(part)
+    except ReadError as error:
+        batches.append(("ReadError", str(error).split(":")[0]))
     return batches
 
 
@@ -86,7 +87,7 @@ def fast(schema: dict, data: bytes, batch_size: int, fmt: str = "csv", chunk: in
             taken += isinstance(batch.rows, ColumnarRows)
             batches.append((list(batch.rows), list(batch.row_numbers), batch.errors))
     except ReadError as error:
-        return ("ReadError", str(error).split(":")[0]), 0
+        batches.append(("ReadError", str(error).split(":")[0]))
     except LookupError as why:
         return (("empty",) if str(why) == "empty" else ("header", header_errors)), 0
     return batches, taken
@@ -332,6 +333,8 @@ def edge_cases() -> dict[str, bytes]:
         "NUL": plain + b"5,a\x00b,5\n",
         "BOM inside": plain + b"\xef\xbb\xbf5,x,5\n" + to_csv(GOOD),
         "invalid UTF-8": plain + b"5,\xff,5\n" + to_csv(GOOD),
+        "invalid UTF-8 after a refused row": plain.replace(b"2,b", b"x,b") + b"5,\xff,5\n",
+        "a field past the csv module's limit": plain + b"5," + b"x" * 131073 + b",5\n",
         "header only": b"id,text,n\n",
         "header only, no newline": b"id,text,n",
         "empty": b"",

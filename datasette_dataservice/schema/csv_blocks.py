@@ -23,7 +23,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from itertools import chain, islice
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa
@@ -139,10 +139,14 @@ def csv_blocks(chunks: Iterable[bytes], format: str) -> Iterator[Any]:
         if _odd(block) or (quoted and not strict.fullmatch(block)):
             yield from _reference(block + buffer, chunks, delimiter, header=False)
             return
-        if block.startswith(BOM):  # Arrow would take it for a byte order mark
-            yield _rows(block, delimiter)
-        else:
-            yield _arrow(block, delimiter, quoted, options)
+        table = None if block.startswith(BOM) else _arrow(block, delimiter, quoted, options)
+        if table is None:  # Arrow would take a BOM for a byte order mark; or refused it
+            try:
+                table = _rows(block, delimiter)
+            except ReadError:  # the rows before the fault count, as the reference reads them
+                yield from _reference(block + buffer, chunks, delimiter, header=False)
+                return
+        yield table
         if final and not buffer:
             return
 
@@ -159,24 +163,35 @@ def _record_end(buffer: bytes, end: int) -> int:
         position = newline + 1
 
 
-def _arrow(block: bytes, delimiter: str, quoted: bool, options) -> Any:
+def _arrow(block: bytes, delimiter: str, quoted: bool, options) -> pa.Table | None:
     read, convert = options
     parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted)
     try:
         table = pa_csv.read_csv(
             io.BytesIO(block), read_options=read, parse_options=parse, convert_options=convert
         )
-    except pa.ArrowInvalid:  # rows of another width, invalid UTF-8: as the reference reads it
-        return _rows(block, delimiter)
+    except pa.ArrowInvalid:  # rows of another width, invalid UTF-8: the csv module reads it
+        return None
     if any((pc.max(pc.utf8_length(column)).as_py() or 0) > FIELD_LIMIT for column in table.columns):
-        return _rows(block, delimiter)  # the csv module refuses such a field
+        return None  # the csv module refuses such a field
     return table
 
 
 def _reference(head: bytes, chunks: Iterator[bytes], delimiter: str, header: bool) -> Iterator[Any]:
     """The rest of the upload, read by the reference reader, in blocks of rows."""
-    rows = read_rows(chain([head], chunks), "tsv" if delimiter == "\t" else "csv", bom=header)
+    # line by line: a fault (invalid UTF-8) ends the rows where it is, not a block earlier
+    lines = [line + b"\n" for line in head.split(b"\n")]
+    lines[-1] = lines[-1][:-1]
+    rows = read_rows(chain(lines, chunks), "tsv" if delimiter == "\t" else "csv", bom=header)
     if header:
         yield next(rows, None)
-    while block := list(islice(rows, 10_000)):
-        yield block
+    block: list[list[str]] = []
+    try:
+        for row in rows:
+            block.append(row)
+            if len(block) == 10_000:
+                yield block
+                block = []
+    finally:  # the rows read before a fault still count, as in the reference's batches
+        if block:
+            yield block

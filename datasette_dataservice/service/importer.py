@@ -152,6 +152,7 @@ class _Run:
         number = 1
         while batch := list(islice(rows, self.batch_size)):
             if not all(isinstance(r, dict) for r in batch):
+                self.status.rows_read += len(batch)  # read, as before the check
                 raise ReadError("every JSON row must be an object")
             records = documents_of(self.datatable, batch)
             result = validate_records(self.validator, records, number, self.lookup)
