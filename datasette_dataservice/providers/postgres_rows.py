@@ -15,8 +15,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..schema.columnar import ColumnarRows
 from ..schema.names import quote_identifier as q
 from .base import ProviderError, TableSpec
+from .columnar_copy import copy_csv
 from .postgres_ddl import column_type, jsonb_key_expressions, literal
 from .postgres_values import document, document_json, native_rows, placeholders, row_values
 from .table_shape import jsonb_keys, key_list
@@ -165,10 +167,16 @@ async def write_documents(
 
 
 async def copy_into(
-    conn: psycopg.AsyncConnection, table: str, columns: list[str], values: list
+    conn: psycopg.AsyncConnection, table: str, columns: list[str], values: list | bytes
 ) -> None:
+    """COPY rows (value lists), or CSV text made by :func:`.columnar_copy.copy_csv`."""
     async with conn.cursor() as cursor:
         columns_sql = ", ".join(q(c) for c in columns)
+        if isinstance(values, bytes):
+            sql = f"COPY {table} ({columns_sql}) FROM STDIN (FORMAT csv)"
+            async with cursor.copy(sql) as copy:
+                await copy.write(values)
+            return
         async with cursor.copy(f"COPY {table} ({columns_sql}) FROM STDIN") as copy:
             for row in values:
                 await copy.write_row(row)
@@ -199,13 +207,21 @@ class Importer:
     def _columns(self) -> list[str]:
         return ["id", "data"] if self.jsonb else [f["name"] for f in self.spec.fields]
 
-    def values(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
-        """A batch as COPY rows: CPU work, which import_batches does in a worker thread."""
+    def values(self, rows: list[dict[str, Any]]) -> list[list[Any]] | bytes:
+        """A batch as COPY rows, or as CSV text for the columnar fast path's batches: CPU
+        work, which import_batches does in a worker thread."""
         if self.jsonb:
             return [[row.get("_id"), json.dumps(document(row))] for row in rows]
+        if isinstance(rows, ColumnarRows):
+            text = copy_csv(self.spec.fields, rows)
+            if text is not None:
+                return text
+            rows = list(rows)
         return row_values(self.spec.fields, rows, copy=True)
 
-    async def write(self, rows: list[dict[str, Any]], values: list[list] | None = None) -> None:
+    async def write(
+        self, rows: list[dict[str, Any]], values: list[list] | bytes | None = None
+    ) -> None:
         if values is None:
             values = self.values(rows)
         if self.jsonb:

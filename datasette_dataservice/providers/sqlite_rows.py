@@ -12,8 +12,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from ..schema.columnar import ColumnarRows
 from ..schema.names import quote_identifier as q
 from .base import TableSpec
+from .columnar_copy import columnar_values
 from .sqlite_ddl import jsonb_key_expressions
 from .sqlite_values import needs_conversion, to_native, to_storage
 from .table_shape import key_list
@@ -40,6 +42,10 @@ def _insert_sql(
 
 def storage_values(fields: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[list]:
     """Rows as parameter lists; only fields whose values need converting pay for it."""
+    if isinstance(rows, ColumnarRows):
+        values = columnar_values(fields, rows)
+        if values is not None:
+            return values
     names = [f["name"] for f in fields]
     converted = [i for i, f in enumerate(fields) if needs_conversion(f)]
     values = [[row.get(n) for n in names] for row in rows]

@@ -43,8 +43,8 @@ def _not_json(name: str) -> Any:
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _text(chunks: Iterable[bytes]) -> Iterator[str]:
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+def _text(chunks: Iterable[bytes], encoding: str = "utf-8-sig") -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(encoding)()
     try:
         for chunk in chunks:
             text = decoder.decode(chunk)
@@ -57,9 +57,9 @@ def _text(chunks: Iterable[bytes]) -> Iterator[str]:
         yield tail
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+def _lines(chunks: Iterable[bytes], encoding: str = "utf-8-sig") -> Iterator[str]:
     pending = ""
-    for text in _text(chunks):
+    for text in _text(chunks, encoding):
         pending += text
         *complete, pending = pending.splitlines(keepends=True)
         yield from complete
@@ -122,11 +122,13 @@ def _ndjson(chunks: Iterable[bytes]) -> Iterator[Any]:
             yield value
 
 
-def read_rows(chunks: Iterable[bytes], format: str) -> Iterator[Any]:
-    """Rows of an upload in ``format`` (csv, tsv, json or ndjson)."""
+def read_rows(chunks: Iterable[bytes], format: str, bom: bool = True) -> Iterator[Any]:
+    """Rows of an upload in ``format`` (csv, tsv, json or ndjson). ``bom=False``: the
+    chunks continue an upload, so a leading U+FEFF is a character, not a byte order mark."""
     if format in ("csv", "tsv"):
+        lines = _lines(chunks, "utf-8-sig" if bom else "utf-8")
         try:
-            yield from csv.reader(_lines(chunks), delimiter="\t" if format == "tsv" else ",")
+            yield from csv.reader(lines, delimiter="\t" if format == "tsv" else ",")
         except csv.Error as e:
             raise ReadError(f"not valid {format.upper()}: {e}") from e
     elif format == "json":

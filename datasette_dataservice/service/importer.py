@@ -9,6 +9,7 @@ memory stays flat however large the file, and an import lands whole or not at al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import secrets
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -24,6 +25,7 @@ from ..schema.readers import FORMATS, ReadError, read_rows
 from . import audit
 from .core import DataService
 from .datatables import table_spec
+from .import_fast import Batch, Prefetch, tabular_batches
 from .writes import (
     ON_INVALID,
     documents_of,
@@ -106,6 +108,7 @@ class _Run:
             return base(resource, fields)
 
         self.lookup = lookup
+        self.prefetch: Prefetch | None = None
 
     def _note(self, errors: list[dict[str, Any]]) -> None:
         self.status.rows_invalid += len({e["rowNumber"] for e in errors if e.get("rowNumber")})
@@ -116,40 +119,55 @@ class _Run:
                 "invalid rows: nothing was imported (send on_invalid=skip to keep the rest)"
             )
 
-    def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
-        rows = read_rows(self.chunks, self.status.format)
-        tabular = self.status.format in ("csv", "tsv")
-        header = next(rows, None) if tabular else None
-        if tabular and header is None:
+    def _check_header(self, header: list[str] | None) -> None:
+        """A header that does not fit is one refusal, before any row is read."""
+        if header is None:
             raise ReadError("the upload is empty: a header row is needed")
-        if tabular:  # a header that does not fit is one refusal, before any row is read
-            errors = self.validator.validate_table(header, []).errors
-            if errors:
-                self.status.errors = errors[:MAX_REPORTED_ERRORS]
-                raise _Refused(
-                    "the header does not fit the schema: nothing was imported ("
-                    + "; ".join(e["message"] for e in errors[:5])
-                    + ")"
-                )
-        number = 2 if tabular else 1  # frictionless counts a CSV header as row 1
+        errors = self.validator.validate_table(header, []).errors
+        if errors:
+            self.status.errors = errors[:MAX_REPORTED_ERRORS]
+            raise _Refused(
+                "the header does not fit the schema: nothing was imported ("
+                + "; ".join(e["message"] for e in errors[:5])
+                + ")"
+            )
+
+    def _validated(self) -> Iterator[Batch]:
+        if self.status.format in ("csv", "tsv"):
+            batches = tabular_batches(
+                self.chunks,
+                self.status.format,
+                self.validator,
+                self.batch_size,
+                self._check_header,
+                self.lookup,
+            )
+            if self.own_keys:  # a batch's keys must be known before the next is checked
+                yield from batches
+                return
+            self.prefetch = Prefetch(batches)
+            yield from self.prefetch
+            return
+        rows = read_rows(self.chunks, self.status.format)
+        number = 1
         while batch := list(islice(rows, self.batch_size)):
-            self.status.rows_read += len(batch)
-            if tabular:
-                result = self.validator.validate_table(
-                    header, batch, first_row_number=number, foreign_keys=self.lookup
-                )
-            else:
-                if not all(isinstance(r, dict) for r in batch):
-                    raise ReadError("every JSON row must be an object")
-                records = documents_of(self.datatable, batch)
-                result = validate_records(self.validator, records, number, self.lookup)
-            if result.errors:
-                self._note(result.errors)
-            for fields, keys in self.own_keys.items():
-                keys.update(tuple(row.get(f) for f in fields) for row in result.rows)
+            if not all(isinstance(r, dict) for r in batch):
+                self.status.rows_read += len(batch)  # read, as before the check
+                raise ReadError("every JSON row must be an object")
+            records = documents_of(self.datatable, batch)
+            result = validate_records(self.validator, records, number, self.lookup)
+            yield Batch(result.rows, result.row_numbers, result.errors, len(batch))
             number += len(batch)
-            yield result.rows, result.row_numbers
-            self.status.rows_written += len(result.rows)
+
+    def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        for batch in self._validated():
+            self.status.rows_read += batch.size
+            if batch.errors:
+                self._note(batch.errors)
+            for fields, keys in self.own_keys.items():
+                keys.update(tuple(row.get(f) for f in fields) for row in batch.rows)
+            yield batch.rows, batch.row_numbers
+            self.status.rows_written += len(batch.rows)
 
     def refused(self, numbers: list[int]) -> None:
         errors = [make_error("unique-error", n, "the row's key is already stored") for n in numbers]
@@ -199,7 +217,13 @@ async def import_rows(
     with audit.stopwatch() as elapsed:
         await _feed(chunks, pipe, writing)
         try:
-            await writing
+            try:
+                await writing
+            finally:
+                if run.prefetch is not None:  # its thread may wait for chunks: let it end
+                    run.prefetch.close()
+                    with contextlib.suppress(queue.Full):
+                        pipe.put_nowait(None)
             status.state = "done"
         except _Refused as refusal:
             status.state, status.error = "refused", str(refusal)
