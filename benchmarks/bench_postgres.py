@@ -254,9 +254,16 @@ async def bulk_import(args, datasette, headers, table: dict, admin, prefix: str,
 
 async def inserts(args, datasette, headers, tables: dict, admin, prefix: str, rows) -> None:
     bodies = encode_batches(rows, BATCH)
-    sqlite_table, pg_table = tables["sqlite"], tables["postgres"]
+    sqlite_table = tables["sqlite"]
     sqlite_db = datasette.get_database(sqlite_table["database"])
-    managed = ident(f"{prefix}{pg_table['database']}", pg_table["physical_table_name"])
+    # each Postgres datasource has a database of its own: count and empty the table there
+    service = service_for(datasette)
+    provider = service.provider_for(await service.datatable("", "bench", "p", "t"))
+    managed = provider.table(tables["postgres"]["physical_table_name"])
+    admin = psycopg.connect(
+        psycopg.conninfo.make_conninfo(args.dsn, dbname=provider.target.database),
+        autocommit=True,
+    )
 
     async def empty() -> None:
         await sqlite_db.execute_write(f"DELETE FROM {ident(sqlite_table['physical_table_name'])}")
@@ -279,6 +286,7 @@ async def inserts(args, datasette, headers, tables: dict, admin, prefix: str, ro
             timings[engine].append(time.perf_counter() - start)
             assert await stored(engine) == len(rows), engine
     await empty()
+    admin.close()
     rates = {engine: len(rows) / statistics.median(t) for engine, t in timings.items()}
     ratios = [s / p for s, p in zip(timings["sqlite"], timings["postgres"], strict=True)]
     print(f"\n2. Validated /-/insert, {BATCH:,} rows/request, {len(rows):,} rows into an empty")

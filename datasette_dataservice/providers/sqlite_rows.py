@@ -8,8 +8,9 @@ work the hot path can skip.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..schema.columnar import ColumnarRows
@@ -40,15 +41,27 @@ def _insert_sql(
     return sql
 
 
-def storage_values(fields: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[list]:
-    """Rows as parameter lists; only fields whose values need converting pay for it."""
+def storage_values(fields: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[Sequence]:
+    """Rows as parameter lists; only fields whose values need converting pay for it.
+
+    Booleans are bound as they are: sqlite3 binds True and False as the integers 1 and 0,
+    which is what to_storage makes of them. Only JSON values (dicts and lists) need work."""
     if isinstance(rows, ColumnarRows):
-        values = columnar_values(fields, rows)
-        if values is not None:
-            return values
+        columnar = columnar_values(fields, rows)
+        if columnar is not None:
+            return columnar
     names = [f["name"] for f in fields]
-    converted = [i for i, f in enumerate(fields) if needs_conversion(f)]
-    values = [[row.get(n) for n in names] for row in rows]
+    converted = [
+        i for i, f in enumerate(fields) if needs_conversion(f) and f.get("type") != "boolean"
+    ]
+    try:  # validated rows carry every field: one C-level lookup per row
+        pick = operator.itemgetter(*names)
+        values = [pick(row) for row in rows] if len(names) > 1 else [(pick(r),) for r in rows]
+    except KeyError:
+        values = [tuple(map(row.get, names)) for row in rows]
+    if not converted:
+        return values  # tuples: executemany takes any sequence
+    values = [list(row_values) for row_values in values]
     for i in converted:
         field = fields[i]
         for row_values in values:
