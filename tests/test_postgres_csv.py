@@ -180,3 +180,33 @@ async def test_plugin_renderers_are_called_as_core_calls_them(tmp_path, postgres
     assert "id\tname\tprice\tactive" in tsv.splitlines()[0] and "\t9.5\t1\t" in tsv
     disposition = runs["postgres"][5][2]["content-disposition"]
     assert re.fullmatch(r'attachment; filename="shop_items(_view)?\.tsv"', disposition)
+
+
+def export_parts(html: str) -> tuple[list[str], list[str]]:
+    """The page's export links and its CSV form's fields, as a person sees them."""
+    links = re.search(r'<p class="export-links">(.*?)</p>', html, re.S).group(1)
+    form = re.search(
+        r'<form class="core" action="([^"]*\.csv)" method="get">(.*?)</form>', html, re.S
+    )
+    assert form, "no CSV export form"
+    names = re.findall(r'name="([^"]+)"', form.group(2))
+    return re.findall(r">([^<>]+)</a>", links), names
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_the_table_page_offers_csv_as_core_does(tmp_path, postgres_config, provider):
+    """The HTML table page links its CSV (and every format) and has core's CSV export form."""
+
+    def pages(service) -> list[str]:
+        page = service.json_path.rsplit(".json", 1)[0]
+        return [page, page + "?price__gte=3&_sort=name"]
+
+    found = await answers(tmp_path, postgres_config, provider, pages)
+    for (path, status, _, body), (_, pg_status, _, pg_body) in zip(
+        found["sqlite"], found["postgres"], strict=True
+    ):
+        assert status == pg_status == 200, path
+        expected = export_parts(body.decode())
+        assert "CSV" in expected[0] and "json" in expected[0]
+        assert export_parts(pg_body.decode()) == expected, path

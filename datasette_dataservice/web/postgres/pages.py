@@ -3,6 +3,7 @@ classes: ``rows-and-columns``, ``filters``, ``sql``), from dataservice_postgres_
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -129,6 +130,7 @@ async def table_page(
     query_ms: float,
     facets: Facets,
     links: dict[str, str] | None = None,
+    renderers: dict[str, str] | None = None,
 ) -> Response:
     name, columns = relation.name, list(query.columns)
     core_pks = [] if relation.pks == ["rowid"] else relation.pks  # as core sees a rowid table
@@ -182,8 +184,35 @@ async def table_page(
             for value in request.args.getlist(key)
         ],
         "query_ms": query_ms,
+        "renderers": renderers or {"json": json_url},
+        "expandable_columns": bool(links),
+        "settings": datasette.settings_dict(),
+        **csv_export_urls(datasette, request, labelled=bool(links)),
         **await facets.page_context(),
     }
     return await render(
         datasette, request, "dataservice_postgres_table.html", context, view_name="table"
     )
+
+
+def csv_export_urls(datasette, request, labelled: bool) -> dict[str, Any]:
+    """The page's CSV link and the advanced export form's target, as core's table view
+    builds them (``url_csv``, ``url_csv_path``, ``url_csv_hidden_args``)."""
+    url_csv = datasette.urls.path(
+        path_with_format(
+            request=request,
+            path=common.public_path(request),
+            format="csv",
+            extra_qs={"_size": "max", **({"_labels": "on"} if labelled else {})},
+        )
+    )
+    return {
+        "url_csv": url_csv,
+        "url_csv_path": url_csv.split("?")[0],
+        "url_csv_hidden_args": [
+            (key, value)
+            for key, value in urllib.parse.parse_qsl(request.query_string)
+            if key not in ("_labels", "_facet", "_size")
+        ]
+        + [("_size", "max")],
+    }

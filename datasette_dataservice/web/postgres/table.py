@@ -203,6 +203,7 @@ async def table_view(datasette, request) -> Response:
         }
 
     if format_ == "html":
+        shown = extra_values()
         return await pages.table_page(
             datasette,
             request,
@@ -217,6 +218,7 @@ async def table_view(datasette, request) -> Response:
             query_ms=(time.perf_counter() - start) * 1000,
             links=labels.links(found),
             facets=faceted,
+            renderers=await shown["renderers"](),
         )
     data = {"ok": True, "next": next_token, "next_url": next_url}
     data.update(await common.resolve_extras(extras, ExtraScope.TABLE, extra_values()))
