@@ -3,7 +3,8 @@ systematically, requested on {flat_table, jsonb} x {sqlite, postgres} with the s
 each URL's normalised answer on Postgres must equal SQLite's (Datasette core's own).
 
 One Datasette per combination, module-scoped. Normalising drops only what is engine-specific
-by nature: timings and SQL text. HTML pages compare by status and the table's cell values.
+by nature: timings, SQL text, DDL (compared by presence) and the database's repr. HTML
+pages compare by status and the table's cell values.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from conftest import RUN_PREFIX, close_data_service, path_of
 from corpus_urls import CASES, ROWS, SCHEMA, Case
 from test_contract import ENGINES, PROVIDERS, start_service
 
-# Only user-written ``-/query`` SQL may answer differently, where SQL itself differs; each
-# such difference is listed here with its reason (the README lists them too). Table, row
-# and filter URLs must answer alike.
+# Only user-written ``-/query`` SQL may answer differently, where SQL itself differs, and
+# what prints an engine's own SQL or names the engine; each such difference is listed here
+# with its reason (the README lists them too). Table, row and filter URLs must answer alike.
 KNOWN_DIFFERENCES = [
     (
         "-/query ORDER BY a column with NULLs",
@@ -33,6 +34,16 @@ KNOWN_DIFFERENCES = [
         "error messages of user-written SQL (-/query, ?_where=)",
         "Each engine words its own errors (SQLite: 'no such column: x', PostgreSQL: 'column "
         "\"x\" does not exist'); both answer 400 with Datasette's error shape.",
+    ),
+    (
+        "_extra=table_definition, _extra=view_definition",
+        "Each engine prints its own DDL (PostgreSQL's pg_get_viewdef and column types, "
+        "SQLite's CREATE statement as written): the corpus compares whether there is one.",
+    ),
+    (
+        "_extra=debug's resolved",
+        "It is the repr of the resolved table, whose database names its engine: SQLite's "
+        "'(mutable, size=<the file's bytes>)', PostgreSQL's '(postgres)'; the rest is alike.",
     ),
     (
         "-/query dialect",
@@ -52,12 +63,26 @@ VOLATILE = {"query_ms", "sql", "count_sql"}  # timings and each engine's SQL tex
 # Normalising -------------------------------------------------------------------------------
 
 
+DDL = {"table_definition", "view_definition"}  # each engine's own (KNOWN_DIFFERENCES)
+DATABASE_REPR = re.compile(r"<Database: ([^ >]+) \([^)]*\)>")
+
+
 def normalised(value):
     if isinstance(value, dict):
-        return {k: normalised(v) for k, v in value.items() if k not in VOLATILE}
+        return {k: _normalised_item(k, v) for k, v in value.items() if k not in VOLATILE}
     if isinstance(value, list):
         return [normalised(v) for v in value]
     return value
+
+
+def _normalised_item(key: str, value):
+    """A key's value, normalised; each engine's own DDL and database repr (listed in
+    KNOWN_DIFFERENCES) reduced to what must be alike: their presence, the rest of the repr."""
+    if key in DDL:
+        return type(value).__name__
+    if key == "resolved" and isinstance(value, str):
+        return DATABASE_REPR.sub(r"<Database: \1 (...)>", value)
+    return normalised(value)
 
 
 class _Cells(HTMLParser):

@@ -62,12 +62,6 @@ def normalised(scope: ExtraScope, name: str, value, is_view: bool):
         # A PostgreSQL primary key is NOT NULL; SQLite's INTEGER PRIMARY KEY (the jsonb
         # datatable's document table) is not declared so.
         value = {k: {**d, "notnull": d["notnull"] or d["is_pk"]} for k, d in value.items()}
-    if is_view and name in ("column_details", "display_columns"):
-        # A SQLite view declares no type for a computed column; PostgreSQL types it.
-        strip = {"type", "sqlite_type"}
-        if name == "column_details":
-            return {k: {f: v for f, v in d.items() if f not in strip} for k, d in value.items()}
-        return [{f: v for f, v in d.items() if f not in strip} for d in value]
     return value
 
 

@@ -266,6 +266,39 @@ async def test_bad_facets_are_400s_on_postgres(tmp_path, postgres_config, provid
         await close_data_service(service.ds)
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
+async def test_an_unknown_facet_column_is_a_400_on_both_engines(request, tmp_path, combination):
+    """Core fails with a 500 on SQLite ("no such column: nope" from its facet SQL); both
+    engines answer 400, alike, for every facet type, and valid facets still count."""
+    provider, engine = combination
+    service = await start_service(tmp_path, provider, engine, postgres_config_for(request))
+    try:
+        assert (await service.insert(ALL_ROWS)).status_code == 201
+        for argument, column in [
+            ("_facet", "nope"),
+            ("_facet_date", "nope"),
+            ("_facet_array", "inner.nope"),  # as core's array facet SQL names it
+        ]:
+            query = f"_facet=active&{argument}=nope"
+            response = await service.get(service.json_path + "?" + query)
+            assert response.status_code == 400, response.text
+            message = f"no such column: {column}"
+            assert response.json() == {
+                "ok": False,
+                "error": message,
+                "errors": [message],
+                "status": 400,
+            }
+            html = await service.get(service.json_path[:-5] + "?" + query)
+            assert html.status_code == 400 and "Invalid SQL" in html.text
+        valid = await service.get(service.json_path + "?_facet=active&_facet_date=born")
+        assert valid.status_code == 200
+        assert set(valid.json()["facet_results"]["results"]) == {"active", "born"}
+    finally:
+        await close_data_service(service.ds)
+
+
 TEXTS = [
     "2024-01-02",
     "2024-02-30",

@@ -11,12 +11,13 @@ its error template otherwise; a 500 still prints a plain traceback. With Dataset
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import Response
-from datasette.utils import add_cors_headers, error_body
+from datasette.utils import add_cors_headers, error_body, sqlite3
 from datasette.utils.asgi import Base400
 from datasette.views.base import DatasetteError
 from markupsafe import Markup
@@ -67,6 +68,8 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
         title = exception.title
     elif _bad_in_list(exception):
         status, message = 400, f"Invalid JSON list: {exception}"  # as on PostgreSQL
+    elif _bad_facet_sql(exception):
+        status, message, title = 400, str(exception), "Invalid SQL"  # as on PostgreSQL
     else:
         status, message = 500, str(exception)
         traceback.print_exception(exception)
@@ -88,6 +91,21 @@ def _bad_in_list(exception: BaseException) -> bool:
         return False
     frames = traceback.extract_tb(exception.__traceback__)
     return any(f.name == "split_value" and f.filename.endswith("filters.py") for f in frames)
+
+
+def _bad_facet_sql(exception: BaseException) -> bool:
+    """Core's facet SQL that SQLite refuses (``?_facet=nope``: "no such column: nope"; an
+    array facet of a column that holds no JSON; ``?_where=`` SQL that cuts the facet's SQL
+    short): core's ``facet_results`` lets the error through, a 500. Caught here, where it
+    surfaces, so that every facet type (``_facet``, ``_facet_date``, ``_facet_array``, from
+    the URL or the table's configuration) answers 400, and a valid facet is never checked."""
+    if not isinstance(exception, sqlite3.OperationalError):
+        return False
+    frames = traceback.extract_tb(exception.__traceback__)
+    return any(
+        f.name == "facet_results" and f.filename.endswith(f"datasette{os.sep}facets.py")
+        for f in frames
+    )
 
 
 async def error_page(

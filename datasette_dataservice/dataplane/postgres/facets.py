@@ -14,7 +14,8 @@ Each facet counts what SQLite counts for the same datatable's stored values:
 
 Suggestions (core's ``suggest``) look at the first 1,000 rows in page order: a column with
 2 to ``facet_size`` distinct values one of which repeats (that implies core's "fewer than
-the row count"); a column with a date among the first 100 rows; a JSON column whose values
+the row count"); a column with a date among the first 100 rows (not a time: see
+``suggested_day``); a JSON column whose values
 there are all arrays and whose first 100 non-empty arrays hold strings only.
 """
 
@@ -88,6 +89,13 @@ def day_of(column: Column, name: str | None = None) -> str | None:
     if column.kind == "text":
         return _text_day(name)
     return None
+
+
+def suggested_day(column: Column, name: str) -> str | None:
+    """``day_of`` as core's date suggestion sees it: it reads ``date()`` only of values
+    written ``????-??-*``, which a time's stored text ("03:04:05Z") never is, though its
+    ``date()`` is a day (2000-01-01, what a date facet of it counts)."""
+    return None if column.kind == "time" else day_of(column, name)
 
 
 def _limit(sql: str, limit: int) -> str:
@@ -172,7 +180,7 @@ def suggest_sql(source: Source, columns: list[Column]) -> str:
         value = f"c{i}"
         distinct = f"CAST({value} AS text)" if column.type_name == "json" else value
         stats += [f"count(DISTINCT {distinct})", f"count({value})"]
-        day = day_of(column, value)
+        day = suggested_day(column, value)
         stats.append(
             f"coalesce(bool_or({day} IS NOT NULL) FILTER (WHERE n <= {DATE_CONSIDER}), false)"
             if day is not None

@@ -49,6 +49,9 @@ async def field_types(datasette, database: str, relation: Relation) -> dict[str,
     return by_relation.get(relation.name, common.NO_FIELDS).types
 
 
+VIEW_KEY = "_id"  # a jsonb view's one stored column, ``id AS _id`` (sqlite_ddl.py)
+
+
 def has_rowid(relation: Relation) -> bool:
     """A flat_table without a primary key: its ``rowid`` stands in for SQLite's."""
     return relation.pks == ["rowid"]
@@ -57,17 +60,26 @@ def has_rowid(relation: Relation) -> bool:
 def column_objects(relation: Relation, field_types: dict[str, str]) -> dict[str, Column]:
     """Core's ``Column`` tuples (``PRAGMA table_xinfo``) for a Postgres relation, typed as
     the same datatable's columns are on SQLite (by their Table Schema field's type, else by
-    their PostgreSQL type); the stand-in ``rowid`` is hidden, as SQLite's is."""
+    their PostgreSQL type); the stand-in ``rowid`` is hidden, as SQLite's is.
+
+    A jsonb view's field is an expression on SQLite (``CAST(CASE ... END AS INTEGER)``,
+    providers/sqlite_ddl.py), which SQLite reports untyped (``""``) and nullable; only its
+    ``_id``, the stored table's column, keeps that column's type."""
     out = {}
     for cid, column in enumerate(c for c in relation.columns):
         if has_rowid(relation) and column.name == "rowid":
             continue
+        if relation.is_view and column.name != VIEW_KEY:
+            type_ = ""
+        else:
+            type_ = COLUMN_TYPES.get(field_types.get(column.name, "")) or SQLITE_TYPES.get(
+                column.type_oid, "TEXT"
+            )
         out[column.name] = Column(
             cid=cid,
             name=column.name,
-            type=COLUMN_TYPES.get(field_types.get(column.name, ""))
-            or SQLITE_TYPES.get(column.type_oid, "TEXT"),
-            notnull=int(column.notnull),
+            type=type_,
+            notnull=0 if relation.is_view else int(column.notnull),
             default_value=None,
             is_pk=0 if relation.is_view else column.pk_position,
             hidden=0,

@@ -124,10 +124,14 @@ class Facets:
                 return None
             raise
 
-    def _column(self, name: str) -> Column:
+    def _column(self, name: str, kind: str) -> Column:
+        """The facet's column; a 400 worded as SQLite words core's facet SQL on an unknown
+        column (its array facet's SQL names the column ``inner.{name}``)."""
         column = self.relation.column(name)
         if column is None:
-            raise DatasetteError(f"no such column: {name}", title="Invalid SQL", status=400)
+            qualified_name = f"inner.{name}" if kind == "array" else name
+            message = f"no such column: {qualified_name}"
+            raise DatasetteError(message, title="Invalid SQL", status=400)
         return column
 
     async def _converter(self, column: Column):
@@ -173,7 +177,7 @@ class Facets:
         name = config.get("column") or config.get("simple")
         if not isinstance(name, str):
             raise BadRequest(f"Invalid facet configuration: {json.dumps(config)}")
-        column = self._column(name)
+        column = self._column(name, kind)
         size = self._facet(kind).get_facet_size()
         build = {"column": sql.column_sql, "date": sql.date_sql, "array": sql.array_sql}[kind]
         statement = build(self.source, column, size + 1)
