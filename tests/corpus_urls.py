@@ -413,6 +413,10 @@ def facet_cases() -> list[Case]:
     cases += [Case("facets", "{t}.json?_extra=suggested_facets")]
     cases += [Case("facets", "{t}.json?_facet=active&active=true&_facet=yr")]
     cases += [Case("facets", "{t}.json?_facet=nope")]
+    cases += [
+        Case("facets", "{t}.json?_facet=%7Bbad"),
+        Case("facets", "{t}.json?_facet=%7B%22x%22%3A1%7D"),
+    ]
     cases += [Case("facets", "{t}?_facet=name", "html")]
     return cases
 

@@ -299,6 +299,32 @@ async def test_an_unknown_facet_column_is_a_400_on_both_engines(request, tmp_pat
         await close_data_service(service.ds)
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
+async def test_a_bad_facet_configuration_is_a_400_on_both_engines(request, tmp_path, combination):
+    """``_facet={...}`` is a JSON facet configuration: JSON that does not parse, or one that
+    names no column, made core fail with a 500 on SQLite; both engines answer the same 400."""
+    provider, engine = combination
+    service = await start_service(tmp_path, provider, engine, postgres_config_for(request))
+    try:
+        assert (await service.insert(ALL_ROWS)).status_code == 201
+        for argument in ["_facet", "_facet_date", "_facet_array"]:
+            for value, message in [
+                ("{bad", "Invalid JSON facet configuration: Expecting property name enclosed"),
+                ('{"x":1}', 'Invalid facet configuration: {"x": 1}'),
+            ]:
+                query = urllib.parse.urlencode({argument: value})
+                response = await service.get(service.json_path + "?" + query)
+                assert response.status_code == 400, (query, response.text)
+                assert response.json()["error"].startswith(message), response.json()
+        configured = urllib.parse.urlencode({"_facet": '{"column": "active"}'})
+        valid = await service.get(service.json_path + "?" + configured)
+        assert valid.status_code == 200
+        assert set(valid.json()["facet_results"]["results"]) == {"active"}
+    finally:
+        await close_data_service(service.ds)
+
+
 TEXTS = [
     "2024-01-02",
     "2024-02-30",

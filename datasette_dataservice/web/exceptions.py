@@ -11,6 +11,7 @@ its error template otherwise; a 500 still prints a plain traceback. With Dataset
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from collections.abc import Awaitable, Callable
@@ -70,6 +71,8 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
         status, message = 400, f"Invalid JSON list: {exception}"  # as on PostgreSQL
     elif _bad_facet_sql(exception):
         status, message, title = 400, str(exception), "Invalid SQL"  # as on PostgreSQL
+    elif (problem := _bad_facet_config(request, exception)) is not None:
+        status, message = 400, problem  # as on PostgreSQL
     else:
         status, message = 500, str(exception)
         traceback.print_exception(exception)
@@ -106,6 +109,34 @@ def _bad_facet_sql(exception: BaseException) -> bool:
         f.name == "facet_results" and f.filename.endswith(f"datasette{os.sep}facets.py")
         for f in frames
     )
+
+
+def _in_core_facets(exception: BaseException) -> bool:
+    frames = traceback.extract_tb(exception.__traceback__)
+    return any(f.filename.endswith(f"datasette{os.sep}facets.py") for f in frames)
+
+
+def _bad_facet_config(request, exception: BaseException) -> str | None:
+    """A ``_facet*={...}`` JSON configuration core cannot use: JSON that does not parse
+    (core's ``load_facet_configs``), or a configuration naming no column (its facet classes
+    look up ``"simple"``): a 500 from core. The message is the one the Postgres data plane
+    gives (web/postgres/facets.py)."""
+    if not _in_core_facets(exception):
+        return None
+    if isinstance(exception, json.JSONDecodeError):
+        return f"Invalid JSON facet configuration: {exception}"
+    if not isinstance(exception, KeyError | TypeError | AttributeError):
+        return None
+    for key in request.args:
+        if key == "_facet" or key.startswith("_facet_"):
+            for value in request.args.getlist(key):
+                if not value.startswith("{"):
+                    continue
+                config = json.loads(value)
+                name = config.get("column") or config.get("simple")
+                if not isinstance(name, str):
+                    return f"Invalid facet configuration: {json.dumps(config)}"
+    return None
 
 
 async def error_page(
