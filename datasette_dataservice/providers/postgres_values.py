@@ -61,6 +61,16 @@ def _utc_datetime(value: Any) -> Any:
     return value
 
 
+def _check_datetimes(values: list[Sequence[Any]], i: int) -> None:
+    """:func:`_utc_datetime` on the values of column ``i`` it could refuse: only ISO text in
+    year 1 or 9999 can leave years 1-9999 in UTC, so the others cost a slice each, not a
+    call."""
+    edges = ("0001", "9999")
+    column = map(operator.itemgetter(i), values)
+    for value in [v for v in column if type(v) is str and v[:4] in edges]:
+        _utc_datetime(value)
+
+
 def shallow(value: Any) -> Any:
     """``value``, unless it nests more than MAX_JSON_DEPTH levels deep: json (psycopg's
     dumper, and the data plane reading the value back) would run out of stack on it."""
@@ -157,10 +167,15 @@ def row_values(
         values = [pick(row) for row in rows] if len(names) > 1 else [(pick(r),) for r in rows]
     except KeyError:
         values = [tuple(map(row.get, names)) for row in rows]
-    if not converters:
+    if all(c is _utc_datetime for _, c in converters):  # checks alone: values go as they are
+        for i, _ in converters:
+            _check_datetimes(values, i)
         return values  # tuples: COPY and executemany take any sequence
     values = [list(row) for row in values]
-    for i, convert in converters:
+    for i, convert in converters:  # in column order, so the first refusal is as before
+        if convert is _utc_datetime:
+            _check_datetimes(values, i)
+            continue
         for row_values_ in values:
             if row_values_[i] is not None:
                 row_values_[i] = convert(row_values_[i])
