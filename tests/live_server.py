@@ -86,3 +86,41 @@ def live_server(
                 process.kill()
         if log:
             output.close()
+
+
+@contextmanager
+def postgres_shop(
+    data_dir: Path,
+    postgres_dsn: str,
+    schema_prefix: str,
+    table_schema: dict,
+    rows: list[dict],
+    config: tuple[tuple[str, str], ...] = (),
+):
+    """A live server with app "shop", its datasource "main" on Postgres and datatable
+    "orders" (``table_schema``) holding ``rows``; yields the server and a root client."""
+    settings = [
+        ("rate_limits.enabled", "false"),
+        ("postgres.main.dsn", postgres_dsn),
+        ("postgres.main.schema_prefix", schema_prefix),
+    ]
+    with live_server(data_dir, *settings, config=config) as server:
+        client = httpx.Client(base_url=server.base, headers=server.headers, timeout=30)
+        assert client.post("/-/apps", json={"name": "shop"}).status_code == 201
+        created = client.post(
+            "/-/apps/shop/datasources",
+            json={
+                "name": "main",
+                "provider_type": "flat_table",
+                "provider_config": {"engine": "postgres"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        table = client.post(
+            "/-/apps/shop/datasources/main/datatables",
+            json={"name": "orders", "json_schema": table_schema},
+        )
+        assert table.status_code == 201, table.text
+        inserted = client.post("/shop_main/shop_orders/-/insert", json={"rows": rows})
+        assert inserted.status_code == 201, inserted.text
+        yield server, client

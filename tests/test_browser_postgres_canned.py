@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-import httpx
 import pytest
-from live_server import live_server
+from live_server import postgres_shop
 from test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, shots, sync_api  # noqa: F401
 from test_browser_postgres import ROWS, SCHEMA
 
@@ -23,35 +22,13 @@ def shop(tmp_path_factory, postgres_dsn):
     from conftest import RUN_PREFIX
 
     data_dir = tmp_path_factory.mktemp("browser-pg-canned") / "data"
-    settings = [
-        ("rate_limits.enabled", "false"),
-        ("postgres.main.dsn", postgres_dsn),
-        ("postgres.main.schema_prefix", f"{RUN_PREFIX}browser_canned_"),
-    ]
     config = (
         ("databases.shop_main.queries.big_orders.sql", QUERY),
         ("databases.shop_main.queries.big_orders.title", "Big orders"),
         ("databases.shop_main.queries.big_orders.description", "Orders of at least a total"),
     )
-    with live_server(data_dir, *settings, config=config) as server:
-        client = httpx.Client(base_url=server.base, headers=server.headers, timeout=30)
-        assert client.post("/-/apps", json={"name": "shop"}).status_code == 201
-        created = client.post(
-            "/-/apps/shop/datasources",
-            json={
-                "name": "main",
-                "provider_type": "flat_table",
-                "provider_config": {"engine": "postgres"},
-            },
-        )
-        assert created.status_code == 201, created.text
-        table = client.post(
-            "/-/apps/shop/datasources/main/datatables",
-            json={"name": "orders", "json_schema": SCHEMA},
-        )
-        assert table.status_code == 201, table.text
-        inserted = client.post("/shop_main/shop_orders/-/insert", json={"rows": ROWS})
-        assert inserted.status_code == 201, inserted.text
+    prefix = f"{RUN_PREFIX}browsercanned_"
+    with postgres_shop(data_dir, postgres_dsn, prefix, SCHEMA, ROWS, config) as (server, _):
         yield server
 
 
