@@ -11,9 +11,7 @@ import re
 
 import pytest
 import pytest_asyncio
-from datasette.tokens import TokenRestrictions
-
-from tests.conftest import (
+from conftest import (
     USERS_SCHEMA,
     close_data_service,
     create_app,
@@ -22,6 +20,7 @@ from tests.conftest import (
     insert_row,
     make_datasette,
 )
+from datasette.tokens import TokenRestrictions
 
 ENGINES = {"lite": "sqlite", "pg": "postgres"}
 ORDERS_SCHEMA = {
