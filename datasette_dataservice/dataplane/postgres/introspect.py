@@ -282,3 +282,25 @@ def fields_by_relation(rows: list[dict[str, Any]]) -> dict[str, Fields]:
         else:
             found[physical] = Fields(types)
     return found
+
+
+SOURCES_SQL = """
+SELECT s.t, s.n, c.relname, a.attname, c.relkind IN ('v', 'm')
+FROM unnest(%(tables)s::oid[], %(columns)s::int2[]) AS s(t, n)
+JOIN pg_attribute a ON a.attrelid = s.t AND a.attnum = s.n
+JOIN pg_class c ON c.oid = s.t
+"""
+
+
+async def column_sources(
+    conn, columns: list[tuple[int, int]], limit_ms: int
+) -> dict[tuple[int, int], tuple[str, str, bool]]:
+    """Where result columns were read from: (table oid, column number) -> (relation name,
+    column name, whether the relation is a view), for those PostgreSQL can name."""
+    from . import execute  # execute reads results; introspection is below it otherwise
+
+    if not columns:
+        return {}
+    params = {"tables": [t for t, _ in columns], "columns": [n for _, n in columns]}
+    (found,) = await execute.read(conn, [(SOURCES_SQL, params)], limit_ms)
+    return {(t, n): (relname, attname, view) for t, n, relname, attname, view in found.rows}

@@ -20,7 +20,7 @@ from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 
 from ..paging import offset_of
-from . import filters
+from . import filters, readable
 from .introspect import Relation
 from .sqltext import qualified, quote
 
@@ -227,3 +227,23 @@ def _after(relation: Relation, where: filters.Where, token: str, sort, sort_desc
         beyond = f"{beyond} OR {column} IS NULL"
     same = _compare(relation, where, sort_name, "=", sort_value)
     return f"({beyond} OR ({same} AND {after_pk}))"
+
+
+def row_query(
+    relation: Relation, schema: str, pks: list[str], pk_values: list[str]
+) -> tuple[str, dict[str, Any]] | None:
+    """The SELECT of one row by its key values (as core reads them from the URL); None when
+    no row can match (SQLite: a number never equals text that is not one)."""
+    params = {f"p{i}": value for i, value in enumerate(pk_values)}
+    terms = []
+    for i, (pk, value) in enumerate(zip(pks, pk_values, strict=True)):
+        column, placeholder = relation.column(pk), f"%(p{i})s"
+        plain = readable.fits(column, value)  # a plain equality: the primary key's index
+        terms.append(
+            f"{quote(pk)} = {placeholder}"
+            if plain
+            else filters.compare(column, pk, "=", placeholder, value)
+        )
+    if "FALSE" in terms:
+        return None
+    return f"SELECT * FROM {qualified(schema, relation.name)} WHERE {' AND '.join(terms)}", params

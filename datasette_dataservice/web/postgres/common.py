@@ -261,12 +261,6 @@ async def converters(
     ]
 
 
-SOURCES_SQL = """
-SELECT s.t, s.n, c.relname, a.attname, c.relkind IN ('v', 'm')
-FROM unnest(%(tables)s::oid[], %(columns)s::int2[]) AS s(t, n)
-JOIN pg_attribute a ON a.attrelid = s.t AND a.attnum = s.n
-JOIN pg_class c ON c.oid = s.t
-"""
 LOOKS_DEPEND_ON_SOURCE = {introspect.NUMERIC, introspect.JSON, introspect.JSONB}
 
 
@@ -281,12 +275,10 @@ async def query_converters(
         for i, oid in enumerate(result.type_oids)
         if oid in LOOKS_DEPEND_ON_SOURCE and result.ftables and result.ftables[i]
     ]
-    sources: dict[int, tuple[str, str, bool]] = {}
-    if wanted:
-        params = {"tables": [t for _, t, _ in wanted], "columns": [n for *_, n in wanted]}
-        (found,) = await execute.read(conn, [(SOURCES_SQL, params)], execute.time_limit(datasette))
-        names = {(t, n): (relname, attname, view) for t, n, relname, attname, view in found.rows}
-        sources = {i: names[(t, n)] for i, t, n in wanted if (t, n) in names}
+    names = await introspect.column_sources(
+        conn, [(t, n) for _, t, n in wanted], execute.time_limit(datasette)
+    )
+    sources = {i: names[(t, n)] for i, t, n in wanted if (t, n) in names}
     by_relation = await introspect.catalog_fields(service_for(datasette), database)
     out = []
     for i, (oid, scale) in enumerate(zip(result.type_oids, result.scales, strict=True)):

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from datasette.resources import DatabaseResource, TableResource
 from datasette.stored_queries import stored_query_to_dict
 from datasette.utils import path_with_format
 from datasette.utils.asgi import NotFound, Response
-from datasette.views.base import DatasetteError
 
 from ...dataplane.postgres import execute, introspect
-from ...dataplane.postgres.sqltext import qualified
+from ...dataplane.postgres.listing import table_counts
 from ...dataplane.postgres.tablequery import COUNT_LIMIT
 from . import common, hooks, pages, query_list
 
 COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
-
-
-async def table_counts(conn, schema: str, names: list[str], limit_ms: int) -> dict[str, Any]:
-    """Each table's row count, up to core's count limit; None for all if out of time."""
-    if not names:
-        return {}
-    counts = ", ".join(
-        f"(SELECT count(*) FROM (SELECT 1 FROM {qualified(schema, n)} LIMIT {COUNT_LIMIT + 1})"
-        " AS counted)"
-        for n in names
-    )
-    try:
-        (result,) = await execute.read(conn, [(f"SELECT {counts}", {})], limit_ms)
-    except DatasetteError as error:
-        if error.title == "SQL Interrupted":
-            return dict.fromkeys(names)
-        raise
-    return dict(zip(names, result.rows[0], strict=True))
 
 
 @common.view

@@ -14,8 +14,7 @@ from datasette.renderer import json_renderer
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
-from ...dataplane.postgres import execute, filters, readable
-from ...dataplane.postgres.sqltext import qualified, quote
+from ...dataplane.postgres import execute, tablequery
 from ...dataplane.postgres.tablequery import shown_sql
 from . import cells, common, csv_export, hooks, labels, pages, renderers
 from . import extras as blocks
@@ -34,20 +33,10 @@ async def row_view(datasette, request) -> Response:
         raise BadRequest("URL row identifier does not match the primary key for this table")
     if pks == ["rowid"] and relation.column("rowid") is None:
         raise NotFound("Row not found")
-    params = {f"p{i}": value for i, value in enumerate(pk_values)}
-    terms = []
-    for i, (pk, value) in enumerate(zip(pks, pk_values, strict=True)):
-        column, placeholder = relation.column(pk), f"%(p{i})s"
-        plain = readable.fits(column, value)  # a plain equality: the primary key's index
-        terms.append(
-            f"{quote(pk)} = {placeholder}"
-            if plain
-            else filters.compare(column, pk, "=", placeholder, value)
-        )
-    if "FALSE" in terms:
+    found = tablequery.row_query(relation, target.schema, pks, pk_values)
+    if found is None:
         raise NotFound("Row not found")  # SQLite: a number never equals such text
-    where = " AND ".join(terms)
-    sql = f"SELECT * FROM {qualified(target.schema, name)} WHERE {where}"
+    sql, params = found
     async with execute.connection(target) as conn:
         (result,) = await execute.read(
             conn, [(sql, params)], execute.time_limit(datasette), shown=shown_sql(sql)
