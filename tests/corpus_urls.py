@@ -325,7 +325,7 @@ def pending_extra_cases() -> list[Case]:
         "view_definition",
         "_html",
     ]
-    return [Case("extras_pending", f"{{t}}.json?_extra={name}") for name in names]
+    return [Case("more_extras", f"{{t}}.json?_extra={name}") for name in names]
 
 
 def row_cases() -> list[Case]:

@@ -52,11 +52,6 @@ KNOWN_DIFFERENCES = [
     ),
 ]
 
-# Categories of URLs for features other helpers are adding now: generated, but skipped
-# until the feature merges. The integrator removes each entry as its feature lands; no
-# other case of this module is ever skipped.
-PENDING_CATEGORIES: set[str] = set()
-
 VOLATILE = {"query_ms", "sql", "count_sql"}  # timings and each engine's SQL text
 
 
@@ -197,8 +192,6 @@ async def pair(request, tmp_path_factory, postgres_dsn):
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 async def test_same_answer(pair, case):
-    if case.category in PENDING_CATEGORIES:
-        pytest.skip(f"{case.category}: pending its feature's merge (PENDING_CATEGORIES)")
     on_sqlite, on_postgres = await asyncio.gather(
         answer(pair["sqlite"], case), answer(pair["postgres"], case)
     )
@@ -207,6 +200,5 @@ async def test_same_answer(pair, case):
 
 
 def test_the_corpus_is_several_hundred_urls():
-    running = [c for c in CASES if c.category not in PENDING_CATEGORIES]
-    assert len(running) >= 500
+    assert len(CASES) >= 500
     assert json.dumps(KNOWN_DIFFERENCES)  # listed with their reasons
