@@ -32,6 +32,15 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
 
 
+def _ready(page, expect) -> None:
+    """Wait until dataservice.js has wired the page's forms and buttons.
+
+    After a navigation the HTML is visible before the deferred script runs; a click in
+    between does nothing (CI once restored nothing that way).
+    """
+    expect(page.locator("html[data-ds-ready]")).to_have_count(1)
+
+
 def _unavailable(reason: str):
     if os.environ.get("CI") == "true":
         pytest.fail(f"browser tests must run in CI: {reason}")
@@ -135,17 +144,20 @@ def test_browser_create_app_datasource_datatable_and_change_schema(page, server,
     page.click("details.nav-menu summary")
     page.click("text=Data service apps")
     expect(page).to_have_url(base + "/-/apps")
+    _ready(page, expect)
     page.fill("#app-name", "Browser Demo")
     page.fill("#app-description", "Made in Chromium")
     page.click("#create-app input[type=submit]")
     expect(page).to_have_url(base + "/-/apps/browser-demo")
     expect(page.locator("h1")).to_have_text("Browser Demo")
+    _ready(page, expect)
 
     # A datasource, then a datatable, from the app page's forms.
     page.fill("#ds-name", "Users DB")
     page.fill("#ds-slug", "users-db")
     page.click("#create-datasource input[type=submit]")
     expect(page.locator("#ds-datasources")).to_contain_text("users-db")
+    _ready(page, expect)
     page.fill("#dt-name", "people")
     page.fill(
         "#dt-schema",
@@ -155,6 +167,7 @@ def test_browser_create_app_datasource_datatable_and_change_schema(page, server,
     page.click("#create-datatable input[type=submit]")
     expect(page).to_have_url(base + "/-/apps/browser-demo/datasources/users-db/datatables/people")
     expect(page.locator("#ds-fields tbody tr")).to_have_count(2)
+    _ready(page, expect)
 
     # Import a CSV file through the import form; the report says what was written.
     csv = {"name": "people.csv", "mimeType": "text/csv", "buffer": b"id,name\n1,Ada\n2,Bob\n"}
@@ -226,6 +239,7 @@ def test_browser_create_app_datasource_datatable_and_change_schema(page, server,
     page.click("#ds-datasources button:has-text('Delete')")
     expect(page.locator("#ds-deleted")).to_contain_text("users-db")
     expect(page.locator("#ds-datasources")).to_have_count(0)
+    _ready(page, expect)
     page.click("#ds-deleted button:has-text('Restore')")
     expect(page.locator("#ds-datasources")).to_contain_text("users-db")
     expect(page.locator("#ds-datatables")).to_contain_text("people")

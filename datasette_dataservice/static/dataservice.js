@@ -126,5 +126,7 @@
     document.querySelectorAll("form#ds-import").forEach(importForm);
     const editor = document.getElementById("ds-editor");
     if (editor && window.DataserviceEditor) window.DataserviceEditor(editor, { api, el, showErrors });
+    // Says the buttons and forms above now answer; a click before this would do nothing.
+    document.documentElement.dataset.dsReady = "true";
   });
 })();
