@@ -12,6 +12,7 @@ CATALOG_DATABASE = "_dataservice"
 DEFAULT_DATA_DIR = "dataservice-data"
 
 KNOWN_KEYS = {
+    "catalog",
     "data_dir",
     "postgres",
     "rate_limits",
@@ -152,6 +153,44 @@ def _absolute(path: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class CatalogConfig:
+    """Where the catalog lives: a SQLite file in ``data_dir`` (the default), or a schema of a
+    configured PostgreSQL connection, shared by every node that names it."""
+
+    engine: str = "sqlite"  # sqlite | postgres
+    connection: str | None = None  # postgres: the name of a configured connection
+    schema: str | None = None  # postgres: default "{schema_prefix}dataservice_catalog"
+
+    @property
+    def shared(self) -> bool:
+        return self.engine == "postgres"
+
+    @classmethod
+    def from_raw(cls, raw: Any, postgres: dict[str, PostgresConnection]) -> CatalogConfig:
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict) or set(raw) - {"engine", "connection", "schema"}:
+            raise ValueError("catalog takes engine (sqlite or postgres), connection and schema")
+        engine = raw.get("engine", "sqlite")
+        if engine == "sqlite":
+            if set(raw) - {"engine"}:
+                raise ValueError("catalog.connection and catalog.schema need engine: postgres")
+            return cls()
+        if engine != "postgres":
+            raise ValueError(f'catalog.engine must be sqlite or postgres; got "{engine}"')
+        connection = raw.get("connection")
+        if connection is None and len(postgres) == 1:
+            connection = next(iter(postgres))
+        if connection not in postgres:
+            raise ValueError(
+                "catalog.connection must name a configured PostgreSQL connection "
+                f"(plugins.{PLUGIN_NAME}.postgres): {', '.join(postgres) or 'none is configured'}"
+            )
+        schema = raw.get("schema") or f"{postgres[connection].schema_prefix}dataservice_catalog"
+        return cls(engine="postgres", connection=str(connection), schema=str(schema))
+
+
+@dataclass(frozen=True)
 class DataServiceConfig:
     data_dir: Path
     max_body_bytes: int = 10 * 1024 * 1024
@@ -162,6 +201,7 @@ class DataServiceConfig:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     tenancy: Tenancy = field(default_factory=Tenancy)
     postgres: dict[str, PostgresConnection] = field(default_factory=dict)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
 
     @property
     def catalog_path(self) -> Path:
@@ -176,6 +216,7 @@ class DataServiceConfig:
                 f"Unknown {PLUGIN_NAME} setting(s): {', '.join(sorted(unknown))}; "
                 f"known settings are {', '.join(sorted(KNOWN_KEYS))}"
             )
+        postgres = _postgres(raw.get("postgres"))
         return cls(
             data_dir=_absolute(Path(raw.get("data_dir") or DEFAULT_DATA_DIR).expanduser()),
             max_body_bytes=int(raw.get("max_body_bytes", cls.max_body_bytes)),
@@ -185,5 +226,6 @@ class DataServiceConfig:
             max_json_depth=int(raw.get("max_json_depth", cls.max_json_depth)),
             rate_limits=RateLimits.from_raw(raw.get("rate_limits")),
             tenancy=Tenancy.from_raw(raw.get("tenancy")),
-            postgres=_postgres(raw.get("postgres")),
+            postgres=postgres,
+            catalog=CatalogConfig.from_raw(raw.get("catalog"), postgres),
         )

@@ -41,9 +41,16 @@ USERS_SCHEMA = {
 }
 
 
+# DATASERVICE_TEST_CATALOG=postgres runs every test that configures the Postgres connection
+# "main" with its catalog in that server too (the suite's Postgres cases, on the other engine).
+TEST_CATALOG = os.environ.get("DATASERVICE_TEST_CATALOG", "sqlite")
+
+
 def make_datasette(data_dir, permissions=None, settings=None, **plugin_config) -> Datasette:
     """A Datasette with the plugin; rate limits are off unless a test configures them."""
     plugin_config.setdefault("rate_limits", False)
+    if TEST_CATALOG == "postgres" and "main" in (plugin_config.get("postgres") or {}):
+        plugin_config.setdefault("catalog", {"engine": "postgres", "connection": "main"})
     datasette = Datasette(
         plugin_config={"datasette-dataservice": {"data_dir": str(data_dir), **plugin_config}},
         permissions=permissions,

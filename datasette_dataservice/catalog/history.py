@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .store import Row, _one, _rows, utc_now
+from .store import Row, _limit, _one, _rows, utc_now
 
 
 def insert_schema_version(
@@ -71,8 +71,8 @@ def insert_operation(conn, operation: dict[str, Any]) -> int:
     columns = ", ".join(row)
     placeholders = ", ".join(f":{c}" for c in row)
     return conn.execute(
-        f"INSERT INTO schema_operations ({columns}) VALUES ({placeholders})", row
-    ).lastrowid
+        f"INSERT INTO schema_operations ({columns}) VALUES ({placeholders}) RETURNING id", row
+    ).fetchone()[0]
 
 
 LIVE_DATATABLES = (
@@ -100,8 +100,8 @@ def list_operations(
         where += LIVE_DATATABLES
     return _rows(
         conn,
-        f"SELECT * FROM schema_operations WHERE {where} ORDER BY id LIMIT ?",
-        (*params, limit),
+        f"SELECT * FROM schema_operations WHERE {where} ORDER BY id" + _limit(limit),
+        params,
     )
 
 

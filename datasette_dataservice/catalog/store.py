@@ -29,6 +29,11 @@ def _one(conn: sqlite3.Connection, sql: str, params: dict | tuple = ()) -> Row |
     return rows[0] if rows else None
 
 
+def _limit(limit: int) -> str:
+    """`` LIMIT n``; none for a negative ``limit`` (SQLite's -1 is an error on PostgreSQL)."""
+    return f" LIMIT {int(limit)}" if limit >= 0 else ""
+
+
 def _active_clause(alias: str, include_inactive: bool) -> str:
     return "" if include_inactive else f" AND {alias}.is_active = 1"
 
@@ -59,8 +64,9 @@ def list_apps(conn, tenant: str, *, include_inactive: bool, after_id: int, limit
         APP_SELECT
         + " WHERE a.tenant = ? AND a.id > ?"
         + _active_clause("a", include_inactive)
-        + " ORDER BY a.id LIMIT ?",
-        (tenant, after_id, limit),
+        + " ORDER BY a.id"
+        + _limit(limit),
+        (tenant, after_id),
     )
 
 
@@ -84,9 +90,9 @@ def insert_app(conn, tenant: str, name: str, slug: str, description: str) -> int
     now = utc_now()
     return conn.execute(
         "INSERT INTO apps (tenant, name, slug, description, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (tenant, name, slug, description, now, now),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def update_row(conn, table: str, row_id: int, changes: dict[str, Any]) -> None:
@@ -170,8 +176,9 @@ def list_datasources(
         DATASOURCE_SELECT
         + " WHERE d.app_id = ? AND d.id > ?"
         + _active_clause("d", include_inactive)
-        + " ORDER BY d.id LIMIT ?",
-        (app_id, after_id, limit),
+        + " ORDER BY d.id"
+        + _limit(limit),
+        (app_id, after_id),
     )
 
 
@@ -214,8 +221,8 @@ def insert_datasource(conn, app_id: int, values: dict[str, Any]) -> int:
     columns = ", ".join(row)
     placeholders = ", ".join(f":{c}" for c in row)
     return conn.execute(
-        f"INSERT INTO datasources ({columns}) VALUES ({placeholders})", row
-    ).lastrowid
+        f"INSERT INTO datasources ({columns}) VALUES ({placeholders}) RETURNING id", row
+    ).fetchone()[0]
 
 
 def soft_delete_datasource(conn, datasource_id: int) -> None:
@@ -304,8 +311,8 @@ def list_datatables(
     limit: int = -1,
 ) -> list[Row]:
     where, params = _datatable_filters(app_id, datasource_id, is_materialized, include_inactive)
-    sql = DATATABLE_SELECT + f" WHERE {where} AND t.id > :after_id ORDER BY t.id LIMIT :limit"
-    return _rows(conn, sql, {**params, "after_id": after_id, "limit": limit})
+    sql = DATATABLE_SELECT + f" WHERE {where} AND t.id > :after_id ORDER BY t.id" + _limit(limit)
+    return _rows(conn, sql, {**params, "after_id": after_id})
 
 
 def count_datatables(
@@ -334,8 +341,8 @@ def insert_datatable(conn, datasource_id: int, values: dict[str, Any]) -> int:
     columns = ", ".join(row)
     placeholders = ", ".join(f":{c}" for c in row)
     return conn.execute(
-        f"INSERT INTO datatables ({columns}) VALUES ({placeholders})", row
-    ).lastrowid
+        f"INSERT INTO datatables ({columns}) VALUES ({placeholders}) RETURNING id", row
+    ).fetchone()[0]
 
 
 def set_datatable_active(conn, datatable_id: int, active: bool) -> None:

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from datasette.database import Database
 
-from ..catalog import migrations, store
-from ..catalog.data_dir_lock import DataDirLock
-from ..config import CATALOG_DATABASE, DataServiceConfig
+from ..catalog import store
+from ..catalog.engines import Catalog, open_catalog
+from ..config import DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
 from ..providers.base import Provider
 from ..providers.postgres_isolation import new_database_name
@@ -59,7 +59,7 @@ class DataService:
     def __init__(self, datasette, config: DataServiceConfig):
         self.datasette = datasette
         self.config = config
-        self.catalog: Database | None = None
+        self.catalog: Catalog | None = None
         self.managed_databases: set[str] = managed_databases_of(datasette)
         self.catalog_version = 0
         self._tables: tuple[int, list] | None = None
@@ -74,27 +74,9 @@ class DataService:
         _services[datasette] = self
 
     async def start(self) -> None:
-        """Create and lock the data directory, migrate the catalog, attach it and every
-        datasource. DataDirInUse when another process holds the data directory."""
-        if CATALOG_DATABASE in self.datasette.databases:
-            self.catalog = self.datasette.get_database(CATALOG_DATABASE)
-        else:
-            self.config.data_dir.mkdir(parents=True, exist_ok=True)
-            lock = DataDirLock.acquire(self.config.data_dir)
-            try:
-                conn = sqlite3.connect(self.config.catalog_path, isolation_level=None)
-                try:
-                    conn.execute("PRAGMA journal_mode = wal")
-                    migrations.migrate(conn)
-                finally:
-                    conn.close()
-            except BaseException:
-                lock.release()
-                raise
-            self.catalog = self.datasette.add_database(
-                LockedCatalog(self.datasette, lock, path=str(self.config.catalog_path)),
-                name=CATALOG_DATABASE,
-            )
+        """Open the catalog (migrated to the newest version) and attach every datasource.
+        DataDirInUse when another process holds a SQLite catalog's data directory."""
+        self.catalog = await open_catalog(self.datasette, self.config)
         await self._give_postgres_datasources_databases()
         for datasource in await self.read(store.all_active_datasources):
             self.attach_datasource(datasource)
@@ -105,39 +87,39 @@ class DataService:
         rows = await self.read(
             lambda conn: conn.execute(
                 "SELECT id, provider_config FROM datasources WHERE engine = 'postgres'"
-                " AND json_extract(provider_config, '$.database') IS NULL"
             ).fetchall()
         )
-        if not rows:
-            return
         changes = []
         for datasource_id, raw in rows:
             config = json.loads(raw)
+            if config.get("database") is not None:
+                continue
             connection = self.config.postgres.get(config.get("connection"))
             config["database"] = new_database_name(connection.schema_prefix if connection else "")
             changes.append((json.dumps(config), datasource_id))
-        await self.write(
-            lambda conn: conn.executemany(
-                "UPDATE datasources SET provider_config = ? WHERE id = ?", changes
+        if changes:
+            await self.write(
+                lambda conn: conn.executemany(
+                    "UPDATE datasources SET provider_config = ? WHERE id = ?", changes
+                )
             )
-        )
 
     async def close(self) -> None:
         """Close the Postgres pools (SQLite databases close with Datasette)."""
         await self.postgres.close()
+        if self.catalog is not None:
+            await self.catalog.close()
 
     # Catalog access -----------------------------------------------------------------------
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await self.catalog.execute_fn(lambda conn: fn(conn, *args, **kwargs))
+        return await self.catalog.read(lambda conn: fn(conn, *args, **kwargs))
 
-    async def write(
-        self, fn: Callable[[sqlite3.Connection], T], *, changes_catalog: bool = True
-    ) -> T:
+    async def write(self, fn: Callable[[Any], T], *, changes_catalog: bool = True) -> T:
         """Run ``fn(conn)`` in one catalog transaction on the write thread; with
         ``changes_catalog=False`` (an audit entry alone), what was cached stays valid."""
         try:
-            return await self.catalog.execute_write_fn(fn)
+            return await self.catalog.write(fn)
         finally:
             if changes_catalog:
                 self.catalog_version += 1  # what was cached from the catalog is stale
@@ -326,20 +308,6 @@ class DataService:
                 f'"{app_slug}"'
             )
         return datatable
-
-
-class LockedCatalog(Database):
-    """The catalog database; it holds the data directory's lock until it is closed."""
-
-    def __init__(self, datasette, lock: DataDirLock, *, path: str):
-        super().__init__(datasette, path=path, is_mutable=True)
-        self.lock = lock
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.lock.release()
 
 
 def provider_config_of(row: dict[str, Any]) -> dict[str, Any]:

@@ -19,10 +19,12 @@ PROVIDER_CONFIG_KEYS = {"engine", "connection"}
 IMMUTABLE_KEYS = ("slug", "provider_type", "provider_config")
 
 
-def _provider_config(body: dict[str, Any], problems: Problems) -> dict[str, Any]:
+def _provider_config(
+    body: dict[str, Any], problems: Problems, default_engine: str
+) -> dict[str, Any]:
     config = body.get("provider_config")
     if config is None:
-        return {"engine": "sqlite"}
+        return {"engine": default_engine}
     if not isinstance(config, dict):
         problems.add('"provider_config" must be an object, e.g. {"engine": "sqlite"}')
         return {}
@@ -32,10 +34,22 @@ def _provider_config(body: dict[str, Any], problems: Problems) -> dict[str, Any]
             f'unknown "provider_config" key(s): {", ".join(unknown)}; known keys are '
             f"{', '.join(sorted(PROVIDER_CONFIG_KEYS))}"
         )
-    engine = config.get("engine", "sqlite")
+    engine = config.get("engine", default_engine)
     if engine not in ENGINES:
         problems.add(f'"provider_config.engine" must be one of {", ".join(ENGINES)}')
     return {**config, "engine": engine}
+
+
+def _node_local_problem(service: DataService, engine: str) -> str | None:
+    """With a shared catalog any node serves any datasource, so its data must be where every
+    node reaches it: a SQLite file lives on one node only."""
+    if engine == "sqlite" and service.config.catalog.shared:
+        return (
+            '"provider_config.engine" "sqlite" keeps data in one node\'s data directory, and '
+            "this instance shares its catalog with other nodes (catalog.engine: postgres): "
+            'use {"engine": "postgres"} (the default here)'
+        )
+    return None
 
 
 async def create_datasource(
@@ -51,7 +65,9 @@ async def create_datasource(
     elif slug:
         problems.add(slug_problem(slug, "datasource"))
     provider_type = text(body, "provider_type", problems, required=True)
-    config = _provider_config(body, problems)
+    default_engine = "postgres" if service.config.catalog.shared else "sqlite"
+    config = _provider_config(body, problems, default_engine)
+    problems.add(_node_local_problem(service, config.get("engine")))
     problems.raise_if_any()
     service.provider_class(provider_type, config["engine"])  # refuses unknown/unavailable ones
     if config["engine"] == "postgres":

@@ -1,0 +1,160 @@
+"""The two places a catalog can live, behind one interface: ``read(fn)`` and ``write(fn)``.
+
+``fn(conn)`` is one of the functions of ``catalog.store`` / ``catalog.history`` (or a few of
+them): it runs inside one transaction, committed when it returns, rolled back when it raises.
+
+- ``SQLiteCatalog``: ``catalog.db`` in the data directory, attached to Datasette as
+  ``_dataservice``; one process holds the directory (``DataDirLock``).
+- ``PostgresCatalog``: a schema of a configured PostgreSQL connection, which any number of
+  nodes share. The catalog functions run on a ``CatalogConnection`` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import psycopg
+from datasette.database import Database
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..config import CATALOG_DATABASE, DataServiceConfig
+from ..errors import DataServiceError
+from . import migrations
+from .data_dir_lock import DataDirLock
+from .postgres_connection import CatalogConnection
+from .postgres_migrations import migrate_postgres
+
+T = TypeVar("T")
+
+
+class Catalog(Protocol):
+    shared: bool  # whether other processes use this catalog too
+
+    async def read(self, fn: Callable[[Any], T]) -> T: ...
+
+    async def write(self, fn: Callable[[Any], T]) -> T: ...
+
+    async def close(self) -> None: ...
+
+
+class SQLiteCatalog:
+    """The catalog in ``data_dir/catalog.db``, read and written through Datasette."""
+
+    shared = False
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    @classmethod
+    def open(cls, datasette, config: DataServiceConfig) -> SQLiteCatalog:
+        """Create and lock the data directory, migrate the catalog and attach it.
+        DataDirInUse when another process holds the data directory."""
+        if CATALOG_DATABASE in datasette.databases:
+            return cls(datasette.get_database(CATALOG_DATABASE))
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = DataDirLock.acquire(config.data_dir)
+        try:
+            conn = sqlite3.connect(config.catalog_path, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = wal")
+                migrations.migrate(conn)
+            finally:
+                conn.close()
+        except BaseException:
+            lock.release()
+            raise
+        database = LockedCatalog(datasette, lock, path=str(config.catalog_path))
+        return cls(datasette.add_database(database, name=CATALOG_DATABASE))
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.database.execute_fn(fn)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.database.execute_write_fn(fn)
+
+    async def close(self) -> None:
+        """Datasette closes its databases (and so the data directory's lock) itself."""
+
+
+class LockedCatalog(Database):
+    """The catalog database; it holds the data directory's lock until it is closed."""
+
+    def __init__(self, datasette, lock: DataDirLock, *, path: str):
+        super().__init__(datasette, path=path, is_mutable=True)
+        self.lock = lock
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.lock.release()
+
+
+class PostgresCatalog:
+    """The catalog in a schema of a PostgreSQL database, shared by every node."""
+
+    shared = True
+
+    def __init__(self, dsn: str, schema: str, max_size: int = 5):
+        self.dsn = dsn
+        self.schema = schema
+        self.pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            configure=self._configure,
+            open=False,
+            name=f"dataservice-catalog-{schema}",
+        )
+        # One writer at a time per process, as on SQLite; other nodes are kept out where it
+        # matters by row locks, advisory locks and unique constraints.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, config: DataServiceConfig) -> PostgresCatalog:
+        connection = config.postgres[config.catalog.connection]
+        catalog = cls(connection.dsn, config.catalog.schema, max(2, min(connection.max_size, 10)))
+        try:
+            await asyncio.to_thread(catalog._migrate_and_open)
+        except (PoolTimeout, psycopg.OperationalError) as error:
+            await asyncio.to_thread(catalog.pool.close)
+            raise DataServiceError(
+                f'PostgreSQL connection "{connection.name}" (the catalog\'s) is unavailable:'
+                " could not connect",
+                status=503,
+            ) from error
+        return catalog
+
+    def _migrate_and_open(self) -> None:
+        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
+            migrate_postgres(conn, self.schema)
+        self.pool.open(wait=True, timeout=10)
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.commit()
+
+    def _run(self, fn: Callable[[CatalogConnection], T]) -> T:
+        with self.pool.connection() as conn:  # commits when fn returns, rolls back if it raises
+            return fn(CatalogConnection(conn))
+
+    async def read(self, fn: Callable[[CatalogConnection], T]) -> T:
+        return await asyncio.to_thread(self._run, fn)
+
+    async def write(self, fn: Callable[[CatalogConnection], T]) -> T:
+        async with self._write_lock:
+            return await asyncio.to_thread(self._run, fn)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.pool.close)
+
+
+async def open_catalog(datasette, config: DataServiceConfig) -> Catalog:
+    """The catalog ``config.catalog`` names, migrated to the newest version."""
+    if config.catalog.engine == "postgres":
+        return await PostgresCatalog.open(config)
+    return SQLiteCatalog.open(datasette, config)
