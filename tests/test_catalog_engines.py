@@ -317,3 +317,60 @@ async def test_instances_starting_together_migrate_the_catalog_once(tmp_path, po
             f'SELECT version FROM "{catalog_schema(postgres_config)}".catalog_migrations ORDER BY 1'
         ).fetchall()
     assert [v for (v,) in versions] == [m[0] for m in MIGRATIONS]
+
+
+async def eventually(check, seconds: float = 5.0):
+    """``await check()`` until it returns something true; the last answer otherwise."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        answer = await check()
+        if answer or asyncio.get_running_loop().time() > deadline:
+            return answer
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.asyncio
+async def test_a_change_on_one_node_is_served_by_the_other(tmp_path, postgres_config):
+    """Node B learns of node A's changes (LISTEN/NOTIFY) without a restart: a new
+    datasource and datatable, a schema change, a delete and a restore."""
+    a = await start(tmp_path, postgres_config, "postgres", name="a")
+    b = await start(tmp_path, postgres_config, "postgres", name="b")
+    try:
+        on_a, on_b = await root_headers(a), await root_headers(b)
+        await create_app(a, on_a, name="Shop")
+        await create_datasource(a, on_a, "shop", slug="stock")
+        created = await a.client.post(
+            APP + "/datasources/stock/datatables",
+            json={"name": "items", "json_schema": SCHEMA},
+            headers=on_a,
+        )
+        table = path_of(created.json()["table_url"]) + ".json?_extra=columns"
+        await a.client.post(
+            path_of(created.json()["insert_url"]), json={"rows": [{"id": 1}]}, headers=on_a
+        )
+
+        async def columns_on_b():
+            response = await b.client.get(table, headers=on_b)
+            return response.status_code == 200 and response.json()["columns"]
+
+        assert await eventually(columns_on_b) == ["id", "name"]
+        changed = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": "size", "type": "number"}]}
+        put = await a.client.put(DATATABLE, json={"json_schema": changed}, headers=on_a)
+        assert put.status_code == 200, put.text
+
+        async def new_columns_on_b():
+            return await columns_on_b() == ["id", "name", "size"]
+
+        assert await eventually(new_columns_on_b)
+        assert (await a.client.delete(APP + "/datasources/stock", headers=on_a)).status_code == 200
+
+        async def gone_on_b():
+            return (await b.client.get(table, headers=on_b)).status_code == 404
+
+        assert await eventually(gone_on_b)
+        restored = await a.client.post(APP + "/datasources/stock/restore", headers=on_a)
+        assert restored.status_code == 200, restored.text
+        assert await eventually(new_columns_on_b)
+    finally:
+        await close_data_service(a)
+        await close_data_service(b)

@@ -12,7 +12,10 @@ them): it runs inside one transaction, committed when it returns, rolled back wh
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -36,7 +39,9 @@ class Catalog(Protocol):
 
     async def read(self, fn: Callable[[Any], T]) -> T: ...
 
-    async def write(self, fn: Callable[[Any], T]) -> T: ...
+    async def write(self, fn: Callable[[Any], T], *, notify: bool = True) -> T: ...
+
+    def listen(self, callback: Callable[[], None]) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -73,8 +78,11 @@ class SQLiteCatalog:
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self.database.execute_fn(fn)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, notify: bool = True) -> T:
         return await self.database.execute_write_fn(fn)
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """One process owns this catalog: nothing else changes it."""
 
     async def close(self) -> None:
         """Datasette closes its databases (and so the data directory's lock) itself."""
@@ -113,6 +121,11 @@ class PostgresCatalog:
         # One writer at a time per process, as on SQLite; other nodes are kept out where it
         # matters by row locks, advisory locks and unique constraints.
         self._write_lock = asyncio.Lock()
+        # Every write that changes the catalog tells the other nodes, on this channel, at
+        # commit; the payload names the writer so it does not answer itself.
+        self.node_id = uuid.uuid4().hex
+        self.channel = "dataservice_" + hashlib.sha256(schema.encode()).hexdigest()[:16]
+        self._listener: CatalogListener | None = None
 
     @classmethod
     async def open(cls, config: DataServiceConfig) -> PostgresCatalog:
@@ -138,19 +151,67 @@ class PostgresCatalog:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         conn.commit()
 
-    def _run(self, fn: Callable[[CatalogConnection], T]) -> T:
+    def _run(self, fn: Callable[[CatalogConnection], T], notify: bool = False) -> T:
         with self.pool.connection() as conn:  # commits when fn returns, rolls back if it raises
-            return fn(CatalogConnection(conn))
+            result = fn(CatalogConnection(conn))
+            if notify:  # delivered when (and only if) the transaction commits
+                conn.execute("SELECT pg_notify(%s, %s)", (self.channel, self.node_id))
+            return result
 
     async def read(self, fn: Callable[[CatalogConnection], T]) -> T:
         return await asyncio.to_thread(self._run, fn)
 
-    async def write(self, fn: Callable[[CatalogConnection], T]) -> T:
+    async def write(self, fn: Callable[[CatalogConnection], T], *, notify: bool = True) -> T:
+        """``notify=False`` for writes no other node caches anything of (an audit entry)."""
         async with self._write_lock:
-            return await asyncio.to_thread(self._run, fn)
+            return await asyncio.to_thread(self._run, fn, notify)
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on this event loop whenever another node changes the catalog
+        (and after a lost listening connection comes back, since changes may have passed)."""
+        self._listener = CatalogListener(self, asyncio.get_running_loop(), callback)
+        self._listener.start()
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.stop)
         await asyncio.to_thread(self.pool.close)
+
+
+class CatalogListener(threading.Thread):
+    """LISTEN on the catalog's channel on a connection of its own, in a daemon thread."""
+
+    def __init__(self, catalog: PostgresCatalog, loop, callback: Callable[[], None]):
+        super().__init__(name=f"dataservice-listen-{catalog.schema}", daemon=True)
+        self.catalog, self.loop, self.callback = catalog, loop, callback
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        first = True
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.catalog.dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.catalog.channel)))
+                    if not first:  # notifications sent while we were away are lost
+                        self._changed()
+                    first = False
+                    while not self._stopping.is_set():
+                        for notification in conn.notifies(timeout=0.5, stop_after=1):
+                            if notification.payload != self.catalog.node_id:
+                                self._changed()
+            except psycopg.Error:
+                first = False
+                self._stopping.wait(1.0)
+
+    def _changed(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.callback)
+        except RuntimeError:  # the loop has closed: the node is stopping
+            self._stopping.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=5)
 
 
 async def open_catalog(datasette, config: DataServiceConfig) -> Catalog:

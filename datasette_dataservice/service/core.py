@@ -63,6 +63,8 @@ class DataService:
         self.managed_databases: set[str] = managed_databases_of(datasette)
         self.catalog_version = 0
         self._tables: tuple[int, list] | None = None
+        self._syncing: asyncio.Future | None = None
+        self._sync_again = False
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         # (datatable id, import id) -> service.importer.ImportStatus: an import is found
@@ -80,6 +82,31 @@ class DataService:
         await self._give_postgres_datasources_databases()
         for datasource in await self.read(store.all_active_datasources):
             self.attach_datasource(datasource)
+        self.catalog.listen(self._changed_elsewhere)
+
+    def _changed_elsewhere(self) -> None:
+        """Another node changed the shared catalog: what this one cached is stale, and the
+        datasources it serves may have been created, deleted or restored."""
+        self.catalog_version += 1
+        if self._syncing is None or self._syncing.done():
+            self._syncing = asyncio.ensure_future(self.sync_datasources())
+        else:
+            self._sync_again = True
+
+    async def sync_datasources(self) -> None:
+        """Serve exactly the active datasources the catalog lists (Postgres-backed ones: a
+        shared catalog has no others)."""
+        while True:
+            self._sync_again = False
+            active = await self.read(store.all_active_datasources)
+            for datasource in active:
+                self.attach_datasource(datasource)
+            names = {d["database_name"] for d in active}
+            for name in [n for n in self.postgres_targets if n not in names]:
+                self.detach(name)
+            self.catalog_version += 1
+            if not self._sync_again:
+                return
 
     async def _give_postgres_datasources_databases(self) -> None:
         """A catalog from before datasources had databases of their own names one for each
@@ -106,6 +133,8 @@ class DataService:
 
     async def close(self) -> None:
         """Close the Postgres pools (SQLite databases close with Datasette)."""
+        if self._syncing is not None:
+            self._syncing.cancel()
         await self.postgres.close()
         if self.catalog is not None:
             await self.catalog.close()
@@ -119,7 +148,7 @@ class DataService:
         """Run ``fn(conn)`` in one catalog transaction on the write thread; with
         ``changes_catalog=False`` (an audit entry alone), what was cached stays valid."""
         try:
-            return await self.catalog.write(fn)
+            return await self.catalog.write(fn, notify=changes_catalog)
         finally:
             if changes_catalog:
                 self.catalog_version += 1  # what was cached from the catalog is stale
