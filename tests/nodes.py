@@ -189,8 +189,8 @@ class Balancer(Endpoint):
 defaults
     mode http
     timeout connect 2s
-    timeout client 60s
-    timeout server 60s
+    timeout client 300s
+    timeout server 300s  # a long rebuild answers late
     # a node that refuses the connection (killed) is retried on another one
     retries 3
     option redispatch 1
