@@ -1,7 +1,8 @@
 """Several nodes, one service (issue 15): what the nodes already share holds across them.
 
 Two real ``datasette serve`` nodes (each its own data directory, the same secret, rate limits
-on the tests' Redis) behind haproxy, started once for the module (tests/nodes.py).
+on the tests' Redis), started once for the module (tests/nodes.py), and haproxy in front of
+them for the tests of the load balancer.
 """
 
 from __future__ import annotations
@@ -31,8 +32,16 @@ def cluster(redis_url, tmp_path_factory):
             },
         }
     }
-    with nodes(2, config, directory=tmp_path_factory.mktemp("nodes")) as cluster:
+    directory = tmp_path_factory.mktemp("nodes")
+    with nodes(2, config, directory=directory, balancer=False) as cluster:
         yield cluster
+
+
+@pytest.fixture
+def balanced(cluster):
+    """The module's nodes with haproxy in front (started by the first test that needs it)."""
+    cluster.start_balancer()
+    return cluster
 
 
 def test_rate_limits_count_requests_on_every_node_together(cluster):
@@ -70,7 +79,8 @@ def test_a_token_minted_on_one_node_verifies_on_another_with_the_same_secret(clu
             assert refused.json()["error"] == "Invalid token signature"
 
 
-def test_the_load_balancer_sends_requests_to_both_nodes(cluster):
+def test_the_load_balancer_sends_requests_to_both_nodes(balanced):
+    cluster = balanced
     probe = f"probe={uuid.uuid4().hex}"
     answers = [cluster.balancer.get(f"/-/versions.json?{probe}") for _ in range(10)]
     assert [answer.status_code for answer in answers] == [200] * 10
@@ -78,7 +88,8 @@ def test_the_load_balancer_sends_requests_to_both_nodes(cluster):
     assert sum(served) == 10 and min(served) > 0, served
 
 
-def test_a_killed_node_leaves_the_load_balancer_answering_from_the_other(cluster):
+def test_a_killed_node_leaves_the_load_balancer_answering_from_the_other(balanced):
+    cluster = balanced
     victim, survivor = cluster.node(0), cluster.node(1)
     victim.kill()
     probe = f"probe={uuid.uuid4().hex}"
