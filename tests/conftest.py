@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import os
+import socket
 import uuid
 from urllib.parse import urlsplit
 
@@ -95,6 +96,29 @@ def postgres_dsn():
             )
             conn.execute(f'DROP OWNED BY "{role}" CASCADE')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def redis_problem() -> str | None:
+    """None if the tests' Redis answers PING, else why not."""
+    url = urlsplit(REDIS_URL)
+    address = (url.hostname or "127.0.0.1", url.port or 6379)
+    try:
+        with socket.create_connection(address, timeout=2) as redis:
+            redis.sendall(b"PING\r\n")
+            reply = redis.recv(64)
+    except OSError as e:
+        return f"Redis is not reachable at {address[0]}:{address[1]}: {e!r}"
+    return None if reply.startswith(b"+PONG") else f"Redis answered PING with {reply!r}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The tests' Redis URL; skips (or, with CI=true, fails) when it does not answer."""
+    if problem := redis_problem():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {problem}")
+        pytest.skip(problem)
+    return REDIS_URL
 
 
 def drop_run_databases(dsn: str) -> None:

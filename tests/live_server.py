@@ -1,4 +1,8 @@
-"""A real `datasette serve` with the plugin, on a free local port, for end-to-end tests."""
+"""A real `datasette serve` with the plugin, on a free local port, for end-to-end tests.
+
+The launch helpers here (``launch``, ``wait_until_answers``, ``stop``, ``token_for``) are
+shared with tests/nodes.py, which starts several such servers behind a load balancer.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
+
+DATASETTE_SERVE = [sys.executable, "-m", "datasette", "serve"]
 
 
 @dataclass
@@ -35,6 +42,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def launch(arguments: list[str], secret: str, output: IO | int = subprocess.DEVNULL):
+    """Start ``datasette serve ARGUMENTS`` signing with ``secret``; its output (unbuffered,
+    so a log read during the test is complete) goes to ``output``."""
+    return subprocess.Popen(
+        [*DATASETTE_SERVE, *arguments],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DATASETTE_SECRET": secret, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_until_answers(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Return once ``base`` answers; RuntimeError if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(base + "/-/versions.json", timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"datasette serve did not start on {base}") from None
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate ``process`` (kill it if it does not exit within 10 seconds) and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def token_for(actor_id: str, secret: str) -> str:
+    """An API token (``dstok_...``) for ``actor_id``, signed with ``secret``."""
+    return subprocess.run(
+        [sys.executable, "-m", "datasette", "create-token", actor_id, "--secret", secret],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 @contextmanager
 def live_server(
     data_dir: Path,
@@ -47,43 +99,19 @@ def live_server(
     root token once it answers; stop it afterwards."""
     secret = "live-server-secret"
     port = free_port()
-    arguments = [sys.executable, "-m", "datasette", "serve", "--root", "-p", str(port)]
+    arguments = ["--root", "-p", str(port)]
     for key, value in [("data_dir", str(data_dir)), *settings]:
         arguments += ["-s", f"plugins.datasette-dataservice.{key}", value]
     for key, value in config:
         arguments += ["-s", key, value]
     output = log.open("w") if log else subprocess.DEVNULL
-    process = subprocess.Popen(
-        arguments,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "DATASETTE_SECRET": secret},
-    )
+    process = launch(arguments, secret, output)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/-/versions.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("datasette serve did not start") from None
-                time.sleep(0.1)
-        token = subprocess.run(
-            [sys.executable, "-m", "datasette", "create-token", "root", "--secret", secret],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        yield LiveServer(process, base, token)
+        wait_until_answers(base, process, timeout=30)
+        yield LiveServer(process, base, token_for("root", secret))
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(process)
         if log:
             output.close()
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from live_server import free_port, stop
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,17 +59,11 @@ def sync_api():
     return sync_api
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real Datasette with the plugin; yields (base URL, sign-in URL)."""
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    port = _free_port()
+    port = free_port()
     datasette = Path(sys.executable).with_name("datasette")
     process = subprocess.Popen(
         [
@@ -99,12 +94,10 @@ def server(tmp_path_factory):
                 break
         except OSError:
             time.sleep(0.1)
-    yield base, sign_in
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield base, sign_in
+    finally:
+        stop(process)
 
 
 @pytest.fixture(scope="module")

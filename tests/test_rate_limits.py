@@ -9,7 +9,6 @@ import os
 import re
 import time
 import uuid
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from conftest import (
     create_datatable,
     insert_row,
     make_datasette,
+    redis_problem,
 )
 from datasette.database import Database
 from datasette.utils import await_me_maybe
@@ -33,25 +33,11 @@ from datasette_dataservice.web.ratelimit import limiter_for
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
-async def redis_problem() -> str | None:
-    """None if the tests' Redis answers PING, else why not."""
-    url = urlsplit(REDIS_URL)
-    address = (url.hostname or "127.0.0.1", url.port or 6379)
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 2)
-        writer.write(b"PING\r\n")
-        reply = await asyncio.wait_for(reader.readline(), 2)
-        writer.close()
-    except (OSError, TimeoutError) as e:
-        return f"Redis is not reachable at {address[0]}:{address[1]}: {e!r}"
-    return None if reply.startswith(b"+PONG") else f"Redis answered PING with {reply!r}"
-
-
 @pytest_asyncio.fixture(params=["memory", "redis"])
 async def limited(request, tmp_path):
     """``await limited(default=..., write=...)``: a started Datasette with those limits."""
     storage = request.param
-    if storage == "redis" and (problem := await redis_problem()):
+    if storage == "redis" and (problem := redis_problem()):
         if os.environ.get("CI") == "true":
             pytest.fail(problem)
         pytest.skip(problem)
