@@ -91,6 +91,8 @@ def test_the_load_balancer_sends_requests_to_both_nodes(balanced):
 def test_a_killed_node_leaves_the_load_balancer_answering_from_the_other(balanced):
     cluster = balanced
     victim, survivor = cluster.node(0), cluster.node(1)
+    app = f"survivor-{RUN}"
+    assert victim.post("/-/apps", json={"name": app}, actor="root").status_code == 201
     victim.kill()
     probe = f"probe={uuid.uuid4().hex}"
     answers = [cluster.balancer.get(f"/-/apps.json?{probe}", actor="root") for _ in range(6)]
@@ -98,7 +100,8 @@ def test_a_killed_node_leaves_the_load_balancer_answering_from_the_other(balance
     assert (victim.served(probe), survivor.served(probe)) == (0, 6)
     cluster.balancer.wait_until_state(victim, "DOWN")  # the health check noticed
 
-    victim.restart()
+    victim.restart()  # on its own data directory: what it held is there again
+    assert victim.get(f"/-/apps/{app}.json", actor="root").status_code == 200
     cluster.balancer.wait_until_state(victim, "UP")
     probe = f"probe={uuid.uuid4().hex}"
     answers = [cluster.balancer.get(f"/-/apps.json?{probe}", actor="root") for _ in range(6)]
