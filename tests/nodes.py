@@ -51,6 +51,8 @@ from datasette_dataservice.permissions import ACTIONS, VIEW_APP
 SECRET = "nodes-test-secret"
 HAPROXY = os.environ.get("HAPROXY", "haproxy")
 HEALTH_CHECK = "/-/versions.json"
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples" / "nodes"
+EXAMPLE_HAPROXY = EXAMPLES / "haproxy.cfg"  # the README's, used as it is for two nodes
 # What root may do on every node: the actions Datasette and the plugin deny by default (a
 # permissions block allows exactly whom it names, so the actions everyone has stay out of it).
 CORE_WRITE_ACTIONS = [
@@ -209,12 +211,22 @@ backend nodes
 """
 
     def start(self) -> None:
-        self.config_path.write_text(self.configuration())
+        """Two nodes: the README's example configuration as it is (its addresses come from
+        the environment); any other number: the same configuration, written out."""
+        addresses = {f"NODE{node.index}": f"127.0.0.1:{node.port}" for node in self.cluster.nodes}
+        environment = {**os.environ, **addresses, "BIND": f"127.0.0.1:{self.port}"}
+        environment["STATS"] = str(self.socket)
+        if len(self.cluster.nodes) == 2:
+            config_path = EXAMPLE_HAPROXY
+        else:
+            config_path = self.config_path
+            config_path.write_text(self.configuration())
         with self.log.open("w") as output:
             self.process = subprocess.Popen(
-                [self.executable, "-db", "-f", str(self.config_path)],
+                [self.executable, "-db", "-f", str(config_path)],
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                env=environment,
             )
         self.wait_until(lambda states: all(s == "UP" for s in states.values()))
 

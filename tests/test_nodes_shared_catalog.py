@@ -8,13 +8,18 @@ mid-change or mid-import recovered by another, once.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import psycopg
 import pytest
+import yaml
 from conftest import RUN_PREFIX
-from nodes import nodes
+from nodes import EXAMPLES, nodes
+from psycopg.conninfo import make_conninfo
+
+from datasette_dataservice.providers.postgres_isolation import reader_role
 
 SCHEMA = {
     "fields": [
@@ -140,3 +145,45 @@ def test_a_sqlite_datasource_is_refused_on_a_shared_catalog(cluster):
     )
     assert refused.status_code == 400
     assert "keeps data in one node's data directory" in refused.json()["error"]
+
+
+def test_the_readme_example_runs_as_written(postgres_dsn, monkeypatch, tmp_path):
+    """docs/examples/nodes/: two nodes from its datasette.yml (DATASERVICE_DSN naming a
+    database of this run's), haproxy from its haproxy.cfg (tests/nodes.py uses it as it is)."""
+    example = yaml.safe_load((EXAMPLES / "datasette.yml").read_text())
+    database = f"{RUN_PREFIX}readme"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    dsn = make_conninfo(postgres_dsn, dbname=database)
+    monkeypatch.setenv("DATASERVICE_DSN", dsn)
+    try:
+        with nodes(
+            2,
+            example["plugins"]["datasette-dataservice"],
+            directory=tmp_path,
+            datasette_config={"permissions": example["permissions"]},
+        ) as cluster:
+            datatable = new_datatable(cluster.balancer, "readme")
+            time.sleep(0.5)  # the other node hears of the new datasource
+            for i in range(4):
+                inserted = cluster.balancer.post(
+                    path(datatable["insert_url"]), json={"rows": [{"id": i}]}, actor="root"
+                )
+                assert inserted.status_code == 201, inserted.text
+            assert all(count > 0 for count in cluster.served("/readme")), cluster.served("/readme")
+    finally:
+        _drop_datasource_databases(dsn)
+
+
+def _drop_datasource_databases(dsn: str) -> None:
+    """The example names datasource databases without this run's prefix: drop them here."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT provider_config FROM dataservice_catalog.datasources")
+        names = [json.loads(config)["database"] for (config,) in rows]
+    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            role = reader_role(name)
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f'DROP OWNED BY "{role}" CASCADE')
+                conn.execute(f'DROP ROLE "{role}"')
