@@ -388,3 +388,49 @@ def _in_thread(coroutine) -> Any:
     """Run ``coroutine`` to completion, whether or not the caller is inside an event loop."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+# What the multi-node tests share ------------------------------------------------------------
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True}},
+        {"name": "name", "type": "string"},
+        {"name": "n", "type": "integer"},
+    ],
+    "primaryKey": ["id"],
+}
+
+
+def eventually(check, seconds: float = 10.0):
+    """``check()`` until it returns something true (other nodes hear of changes within
+    milliseconds; the margin is for a loaded machine); its last answer otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
+def new_datatable(endpoint, app: str, rows: list[dict] | None = None) -> dict:
+    """An app with one Postgres-backed datasource and datatable, made through ``endpoint``."""
+    assert endpoint.post("/-/apps", json={"name": app}, actor="root").status_code == 201
+    datasource = endpoint.post(
+        f"/-/apps/{app}/datasources",
+        json={"name": "stock", "provider_type": "flat_table"},
+        actor="root",
+    )
+    assert datasource.status_code == 201, datasource.text
+    assert datasource.json()["provider_config"]["engine"] == "postgres"
+    created = endpoint.post(
+        f"/-/apps/{app}/datasources/stock/datatables",
+        json={"name": "items", "json_schema": SCHEMA},
+        actor="root",
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def path(url: str) -> str:
+    return "/" + url.split("/", 3)[3]

@@ -16,19 +16,10 @@ import psycopg
 import pytest
 import yaml
 from conftest import RUN_PREFIX
-from nodes import EXAMPLES, nodes
+from nodes import EXAMPLES, SCHEMA, eventually, new_datatable, nodes, path
 from psycopg.conninfo import make_conninfo
 
 from datasette_dataservice.providers.postgres_isolation import reader_role
-
-SCHEMA = {
-    "fields": [
-        {"name": "id", "type": "integer", "constraints": {"required": True}},
-        {"name": "name", "type": "string"},
-        {"name": "n", "type": "integer"},
-    ],
-    "primaryKey": ["id"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -57,40 +48,6 @@ def catalog(postgres_dsn, prefix):
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{prefix}dataservice_catalog"')
         yield conn
-
-
-def eventually(check, seconds: float = 10.0):
-    """``check()`` until it returns something true (other nodes hear of changes within
-    milliseconds; the margin is for a loaded machine); its last answer otherwise."""
-    deadline = time.monotonic() + seconds
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.05)
-
-
-def new_datatable(endpoint, app: str, rows: list[dict] | None = None) -> dict:
-    """An app with one Postgres-backed datasource and datatable, made through ``endpoint``."""
-    assert endpoint.post("/-/apps", json={"name": app}, actor="root").status_code == 201
-    datasource = endpoint.post(
-        f"/-/apps/{app}/datasources",
-        json={"name": "stock", "provider_type": "flat_table"},
-        actor="root",
-    )
-    assert datasource.status_code == 201, datasource.text
-    assert datasource.json()["provider_config"]["engine"] == "postgres"
-    created = endpoint.post(
-        f"/-/apps/{app}/datasources/stock/datatables",
-        json={"name": "items", "json_schema": SCHEMA},
-        actor="root",
-    )
-    assert created.status_code == 201, created.text
-    return created.json()
-
-
-def path(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
 
 
 def test_made_on_one_node_read_and_written_on_the_other(cluster):
