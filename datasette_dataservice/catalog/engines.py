@@ -115,6 +115,7 @@ class PostgresCatalog:
             min_size=1,
             max_size=max_size,
             configure=self._configure,
+            kwargs={"autocommit": True},  # reads need no BEGIN/COMMIT round trips
             open=False,
             name=f"dataservice-catalog-{schema}",
         )
@@ -149,22 +150,26 @@ class PostgresCatalog:
 
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-        conn.commit()
 
-    def _run(self, fn: Callable[[CatalogConnection], T], notify: bool = False) -> T:
-        with self.pool.connection() as conn:  # commits when fn returns, rolls back if it raises
+    def _read(self, fn: Callable[[CatalogConnection], T]) -> T:
+        """Each statement sees what is committed when it runs, as SQLite's reads do."""
+        with self.pool.connection() as conn:
+            return fn(CatalogConnection(conn))
+
+    def _write(self, fn: Callable[[CatalogConnection], T], notify: bool) -> T:
+        with self.pool.connection() as conn, conn.transaction():  # rolled back if fn raises
             result = fn(CatalogConnection(conn))
             if notify:  # delivered when (and only if) the transaction commits
                 conn.execute("SELECT pg_notify(%s, %s)", (self.channel, self.node_id))
             return result
 
     async def read(self, fn: Callable[[CatalogConnection], T]) -> T:
-        return await asyncio.to_thread(self._run, fn)
+        return await asyncio.to_thread(self._read, fn)
 
     async def write(self, fn: Callable[[CatalogConnection], T], *, notify: bool = True) -> T:
         """``notify=False`` for writes no other node caches anything of (an audit entry)."""
         async with self._write_lock:
-            return await asyncio.to_thread(self._run, fn, notify)
+            return await asyncio.to_thread(self._write, fn, notify)
 
     def listen(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` on this event loop whenever another node changes the catalog
