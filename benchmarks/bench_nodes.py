@@ -1,19 +1,19 @@
 """Scale-out (issue 15): one node against two nodes behind haproxy, the same read+write mix.
 
-Run: python benchmarks/bench_nodes.py [--catalog sqlite|postgres] [--seconds 8] [--rounds 3]
+Run: python benchmarks/bench_nodes.py [--catalog sqlite|postgres|compare] [--data ...]
+                                      [--mix mixed|reads] [--seconds 8] [--rounds 3]
                                       [--concurrency 8]
 
 Configurations, each started with tests/nodes.py (real ``datasette serve`` processes, rate
 limits off, the same secret), measured in one run:
 
-- ``1 node``: requests go straight to the node;
-- ``2 nodes + haproxy``: requests go to haproxy, round-robin over two nodes.
-
-``--catalog postgres`` gives every node ``catalog: {engine: postgres, connection: main}`` and
-puts the datasource on Postgres too (``--data``, default: the catalog's engine; SQLite
-datasources are node-local). With the SQLite catalog each node has its own data directory,
-so each node holds its own copy of the app (seeded on every node through the API): the
-measurement is what two processes serve, not a shared service.
+- ``--catalog compare`` (issue 15's run): one node with the SQLite catalog, one node with
+  the Postgres catalog, and two nodes with the Postgres catalog behind haproxy; the data is
+  on Postgres in all three (``--data postgres``), so only the catalog and the node count differ;
+- ``--catalog sqlite|postgres``: ``1 node`` (requests straight to the node) against ``2 nodes
+  + haproxy`` (round-robin), with that catalog. With the SQLite catalog each node has its own
+  data directory and its own copy of the app (seeded on every node through the API): what two
+  processes serve, not a shared service.
 
 The mix, chosen per request from a fixed-seed random sequence (the same for every
 configuration): ``table`` core's table JSON of the datatable (``/{db}/{table}.json?_size=50``),
@@ -60,7 +60,11 @@ SCHEMA = {
     "primaryKey": ["id"],
 }
 SEED_ROWS = 1000
-MIX = {"table": 4, "datatable": 2, "apps": 2, "insert": 2}  # weights
+MIXES = {
+    "mixed": {"table": 4, "datatable": 2, "apps": 2, "insert": 2},  # weights
+    "reads": {"table": 4, "datatable": 2, "apps": 2},
+}
+MIX = dict(MIXES["mixed"])  # the one measured (--mix)
 ids = itertools.count(10_000_000)  # inserted rows' ids: unique across configurations
 
 
@@ -73,6 +77,7 @@ class Setup:
     label: str
     count: int  # nodes
     balanced: bool
+    catalog: str = "sqlite"
     cluster: Cluster | None = None
     target: str = ""  # where the requests go
     paths: dict[str, str] = field(default_factory=dict)
@@ -80,12 +85,25 @@ class Setup:
     latencies: dict[str, list[float]] = field(default_factory=dict)
 
 
-def configuration(args, prefix: str) -> tuple[dict, dict | None]:
+def configuration(catalog_engine: str, data: str, prefix: str) -> tuple[dict, dict | None]:
     config: dict = {"rate_limits": False}
-    if "postgres" in (args.catalog, args.data):
+    if "postgres" in (catalog_engine, data):
         config["postgres"] = {"main": {"dsn": POSTGRES_DSN, "schema_prefix": prefix}}
-    catalog = {"engine": "postgres", "connection": "main"} if args.catalog == "postgres" else None
+    catalog = {"engine": "postgres", "connection": "main"} if catalog_engine == "postgres" else None
     return config, catalog
+
+
+def setups_for(args) -> list[Setup]:
+    if args.catalog == "compare":
+        return [
+            Setup("1 node, SQLite catalog", 1, False, "sqlite"),
+            Setup("1 node, Postgres catalog", 1, False, "postgres"),
+            Setup("2 nodes + haproxy, Postgres catalog", 2, True, "postgres"),
+        ]
+    return [
+        Setup("1 node", 1, False, args.catalog),
+        Setup("2 nodes + haproxy", 2, True, args.catalog),
+    ]
 
 
 def seed(cluster: Cluster, data_engine: str) -> dict[str, str]:
@@ -208,23 +226,26 @@ def drop_postgres(prefix: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--catalog", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--catalog", choices=["sqlite", "postgres", "compare"], default="compare")
+    parser.add_argument("--mix", choices=list(MIXES), default="mixed")
     parser.add_argument("--data", choices=["sqlite", "postgres"], default=None)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    args.data = args.data or args.catalog
+    args.data = args.data or ("postgres" if args.catalog == "compare" else args.catalog)
+    MIX.clear()
+    MIX.update(MIXES[args.mix])
     if not (shutil.which(HAPROXY) or shutil.which(HAPROXY, path="/usr/sbin:/sbin")):
         sys.exit(f"{HAPROXY} is missing (apt-get install haproxy)")
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
-    config, catalog = configuration(args, prefix)
-    setups = [Setup("1 node", 1, False), Setup("2 nodes + haproxy", 2, True)]
+    setups = setups_for(args)
     with tempfile.TemporaryDirectory(prefix="bench_nodes") as tmp, ExitStack() as stop:
         if "postgres" in (args.catalog, args.data):
             stop.callback(drop_postgres, prefix)
-        for setup in setups:
-            directory = Path(tmp) / setup.label.replace(" ", "_")
+        for number, setup in enumerate(setups):
+            config, catalog = configuration(setup.catalog, args.data, f"{prefix}{number}_")
+            directory = Path(tmp) / f"setup{number}"
             cluster = nodes(setup.count, config, catalog=catalog, directory=directory,
                             balancer=setup.balanced)  # fmt: skip
             setup.cluster = stop.enter_context(cluster)
@@ -237,7 +258,7 @@ def main() -> None:
             for setup in setups[shift:] + setups[:shift]:
                 asyncio.run(measure(setup, args.seconds, args.concurrency, token))
         report(setups, args)
-        served = {node.name: node.served("HTTP/1.1") for node in setups[1].cluster.nodes}
+        served = {node.name: node.served("HTTP/1.1") for node in setups[-1].cluster.nodes}
         print(f"\nrequests each node behind haproxy answered (seeding included): {served}")
 
 
