@@ -144,3 +144,39 @@ def _drop_datasource_databases(dsn: str) -> None:
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
                 conn.execute(f'DROP OWNED BY "{role}" CASCADE')
                 conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_tenancy_holds_alike_on_every_node(postgres_dsn, prefix, tmp_path):
+    """Hosts name tenants the same way on every node: what acme made on one node is acme's
+    on the other, and globex sees none of it anywhere."""
+    config = {
+        "postgres": {"main": {"dsn": postgres_dsn, "schema_prefix": prefix + "t_"}},
+        "rate_limits": False,
+        "tenancy": {"mode": "hosts", "hosts": {"acme.test": "acme", "globex.test": "globex"}},
+    }
+    catalog = {"engine": "postgres", "connection": "main"}
+    with nodes(2, config, catalog=catalog, directory=tmp_path, balancer=False) as cluster:
+        acme, globex = {"Host": "acme.test"}, {"Host": "globex.test"}
+        a, b = cluster.node(0), cluster.node(1)
+        made = a.post("/-/apps", json={"name": "crm"}, headers=acme, actor="root")
+        assert made.status_code == 201, made.text
+        datasource = a.post(
+            "/-/apps/crm/datasources",
+            json={"name": "people", "provider_type": "flat_table"},
+            headers=acme,
+            actor="root",
+        )
+        assert datasource.status_code == 201, datasource.text
+        database = datasource.json()["database"]
+        assert b.get("/-/apps/crm.json", headers=acme, actor="root").status_code == 200
+        for node in (a, b):
+            assert node.get("/-/apps/crm.json", headers=globex, actor="root").status_code == 404
+            listed = node.get("/-/apps.json", headers=globex, actor="root").json()
+            assert listed["apps"] == []
+
+        def listed_for_acme_only():
+            mine = b.get("/.json", headers=acme, actor="root").text
+            theirs = b.get("/.json", headers=globex, actor="root").text
+            return database in mine and database not in theirs
+
+        assert eventually(listed_for_acme_only)
