@@ -62,6 +62,8 @@ class DataService:
         self.catalog: Database | None = None
         self.managed_databases: set[str] = managed_databases_of(datasette)
         self.catalog_version = 0
+        # Every read() and write() is one catalog round trip (tests count them per request).
+        self.catalog_round_trips = 0
         self._tables: tuple[int, list] | None = None
         # Schema changes to one datatable run one at a time (see service.migrations).
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -129,6 +131,7 @@ class DataService:
     # Catalog access -----------------------------------------------------------------------
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.catalog_round_trips += 1
         return await self.catalog.execute_fn(lambda conn: fn(conn, *args, **kwargs))
 
     async def write(
@@ -136,6 +139,7 @@ class DataService:
     ) -> T:
         """Run ``fn(conn)`` in one catalog transaction on the write thread; with
         ``changes_catalog=False`` (an audit entry alone), what was cached stays valid."""
+        self.catalog_round_trips += 1
         try:
             return await self.catalog.execute_write_fn(fn)
         finally:
