@@ -16,11 +16,13 @@ BASE = "/-/apps/shop/datasources/main/datatables"
 
 # Round trips each request made before the refactor (SQLite catalog, a flat_table datatable).
 BEFORE = {
-    "get datatable": 9,
+    "get datatable": 3,
+    "datatable page (HTML)": 9,
     "list datatables": 5,
     "import rows (data service API)": 4,
     "insert rows (core /-/insert)": 2,
     "managed table JSON page": 0,
+    "managed table HTML page": 5,
     "schema change PUT": 13,
     "schema change PATCH": 13,
     "create datasource": 4,
@@ -55,7 +57,8 @@ async def test_round_trips_per_request(ds, root):
         assert response.status_code == expect, (name, response.status_code, response.text[:300])
         counts[name] = service.catalog_round_trips - before
 
-    await measure("get datatable", "GET", f"{BASE}/items", 200)
+    await measure("get datatable", "GET", f"{BASE}/items.json", 200)
+    await measure("datatable page (HTML)", "GET", f"{BASE}/items", 200)
     await measure("list datatables", "GET", BASE, 200)
     await measure(
         "import rows (data service API)",
@@ -73,6 +76,7 @@ async def test_round_trips_per_request(ds, root):
         json={"rows": [{"id": 2, "title": "two"}, {"id": 3, "title": "three"}]},
     )
     await measure("managed table JSON page", "GET", path_of(items["json_url"]), 200)
+    await measure("managed table HTML page", "GET", path_of(items["table_url"]), 200)
     wider = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": "price", "type": "number"}]}
     await measure("schema change PUT", "PUT", f"{BASE}/items", 200, json={"json_schema": wider})
     patch = {"json_schema": {"description": "the shop's items"}}
