@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import create_app, create_datasource, create_datatable, path_of
 
+from datasette_dataservice.catalog import store
 from datasette_dataservice.service.core import service_for
 
 BASE = "/-/apps/shop/datasources/main/datatables"
@@ -31,7 +32,21 @@ BEFORE = {
     "restore datatable": 10,
 }
 # The bounds asserted now.
-AFTER = dict(BEFORE)
+AFTER = {
+    "get datatable": 1,
+    "datatable page (HTML)": 3,
+    "list datatables": 3,
+    "import rows (data service API)": 2,
+    "insert rows (core /-/insert)": 2,
+    "managed table JSON page": 0,
+    "managed table HTML page": 1,
+    "schema change PUT": 7,
+    "schema change PATCH": 7,
+    "create datasource": 3,
+    "create datatable": 5,
+    "delete datatable": 4,
+    "restore datatable": 5,
+}
 
 SCHEMA = {
     "fields": [
@@ -98,3 +113,48 @@ async def test_round_trips_per_request(ds, root):
     assert set(counts) == set(AFTER)
     over = {name: (n, AFTER[name]) for name, n in counts.items() if n > AFTER[name]}
     assert not over, f"more catalog round trips than allowed (measured, bound): {over}"
+
+
+@pytest.mark.asyncio
+async def test_a_request_does_not_answer_from_an_earlier_requests_reads(ds, root):
+    """What one request read is not what the next one answers with: a catalog change this
+    process did not make (another node's) shows at the next request."""
+    await create_app(ds, root, name="Shop", slug="shop")
+    await create_datasource(ds, root, "shop", slug="main")
+    await create_datatable(ds, root, "shop", "main", "items", SCHEMA)
+    first = await ds.client.get(f"{BASE}/items.json", headers=root)
+    assert first.json()["description"] == ""
+    service = service_for(ds)
+    await service.catalog.execute_write(
+        "UPDATE datatables SET description = 'changed elsewhere' WHERE name = 'items'"
+    )
+    version = service.catalog_version
+    second = await ds.client.get(f"{BASE}/items.json", headers=root)
+    assert second.json()["description"] == "changed elsewhere"
+    assert service.catalog_version == version  # no write of this service saw the change
+
+
+@pytest.mark.asyncio
+async def test_one_read_resolves_a_path_and_says_which_part_is_missing(ds, root):
+    await create_app(ds, root, name="Shop", slug="shop")
+    await create_datasource(ds, root, "shop", slug="main")
+    await create_datatable(ds, root, "shop", "main", "items", SCHEMA)
+    service = service_for(ds)
+    for path, missing in [
+        ("/-/apps/nope/datasources/main/datatables/items.json", 'App "nope"'),
+        ("/-/apps/shop/datasources/nope/datatables/items.json", 'DataSource "nope"'),
+        (f"{BASE}/nope.json", 'DataTable "nope"'),
+    ]:
+        before = service.catalog_round_trips
+        response = await ds.client.get(path, headers=root)
+        assert response.status_code == 404
+        assert response.json()["error"].startswith(missing)
+        assert service.catalog_round_trips - before == 1
+    # Each level as its own lookup gives it, counts and joined columns included.
+    app = await service.app("", "shop")
+    assert app == await service.read(store.get_app, "", "shop")
+    datasource = await service.datasource("", "shop", "main")
+    assert datasource == await service.read(store.get_datasource, app["id"], "main")
+    datatable = await service.datatable("", "shop", "main", "items")
+    assert datatable == await service.read(store.get_datatable, datasource["id"], "items")
+    assert app["table_count"] == datasource["table_count"] == 1

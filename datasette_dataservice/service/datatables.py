@@ -16,6 +16,7 @@ from . import audit
 from .core import DataService
 from .foreign_keys import ensure_references_materialized
 from .inputs import Problems, boolean, text
+from .request_cache import cached_read
 
 JSONB_RESERVED_FIELDS = {"_id"}
 
@@ -61,7 +62,8 @@ async def schema_problems(
         ]
     siblings = {
         row["name"].lower(): json.loads(row["json_schema"])
-        for row in await service.read(
+        for row in await cached_read(
+            service,
             store.list_datatables,
             datasource["app_id"],
             datasource_id=datasource["id"],
@@ -345,7 +347,8 @@ async def schema_of(
 
 async def siblings_of(service: DataService, datatable: dict) -> list[dict]:
     """The other datatables of the datatable's datasource, deleted ones included."""
-    rows = await service.read(
+    rows = await cached_read(
+        service,
         store.list_datatables,
         datatable["app_id"],
         datasource_id=datatable["datasource_id"],

@@ -168,7 +168,7 @@ async def change_schema(
     problems.raise_if_any()
     current = await service.datatable(tenant, app_slug, ds_slug, name)
     async with service.schema_locks[current["id"]]:
-        datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+        datatable = await service.datatable(tenant, app_slug, ds_slug, name, fresh=True)
         if expected_hash is not None and expected_hash != datatable["schema_hash"]:
             raise DataServiceError(
                 f'schema_hash "{expected_hash}" is not the current schema '
