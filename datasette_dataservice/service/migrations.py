@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..schema.canonical import schema_hash
 from ..schema.diff import Operation, check_renames, diff_schemas
 from ..schema.rows import compile_validator
 from . import audit
+from .change import apply_change, record_refusal
 from .core import DataService
 from .datatables import raise_beyond_limits, schema_problems, table_spec
 from .foreign_keys import ensure_references_survive
@@ -200,7 +202,8 @@ async def _apply(
     )
     if not change.plan.operations:
         if description is not None and description != datatable["description"]:
-            await _record_version(service, change, common, description, rows=0, duration=0.0)
+            catalog = _version_recorder(change, description, actor, lambda: 0)
+            await apply_change(service, common, catalog=catalog)
         return
     cast = None
     if change.failing_rows:
@@ -227,28 +230,24 @@ async def _apply(
             },
         )
     )
-    with audit.stopwatch() as elapsed:
-        try:
-            rows = 0
-            if datatable["is_materialized"]:
-                rows = await provider.migrate(change.old, change.new, change.plan, cast)
-        except (ProviderError, ValueError) as error:
-            message, duration = str(error), elapsed()
+    rows = 0
 
-            def record_failure(conn) -> None:
-                history.delete_pending_change(conn, datatable["id"])
-                audit.record(
-                    conn,
-                    **common,
-                    status="failed",
-                    error=message,
-                    duration_ms=duration,
-                    details=change.as_dict(),
-                )
+    async def migrate() -> list[str]:
+        nonlocal rows
+        if datatable["is_materialized"]:
+            rows = await provider.migrate(change.old, change.new, change.plan, cast)
+        return []  # the entry holds the plan's SQL already
 
-            await service.write(record_failure)
-            raise Conflict(f"The schema change failed and was rolled back: {message}") from error
-        await _record_version(service, change, common, description, rows, elapsed())
+    await apply_change(
+        service,
+        common,
+        storage=migrate,
+        catalog=_version_recorder(change, description, actor, lambda: rows),
+        record_failure={"details": change.as_dict()},
+        failure_catalog=lambda conn: history.delete_pending_change(conn, datatable["id"]),
+        conflict=lambda message: f"The schema change failed and was rolled back: {message}",
+        errors=(ProviderError, ValueError),
+    )
 
 
 def _version_row(change: Change, description: str | None) -> dict[str, Any]:
@@ -264,25 +263,27 @@ def _version_row(change: Change, description: str | None) -> dict[str, Any]:
     return row
 
 
-async def _record_version(service, change: Change, common, description, rows, duration) -> None:
-    datatable = change.datatable
+def _version_recorder(change: Change, description, actor, rows: Callable[[], int]):
+    """The catalog step of a schema change: the new version, and the audit entry's details
+    (a change with no operations is recorded as taking no time)."""
     changes = _version_row(change, description)
-    details = {**change.as_dict(), "rows_affected": rows}
-    if duration and rows:
-        details["rows_per_second"] = round(rows / (duration / 1000))
 
-    def record(conn) -> None:
+    def record(conn, done) -> dict[str, Any]:
         record_version(
             conn,
-            datatable["id"],
+            change.datatable["id"],
             changes,
             change.renames,
             new_version=bool(change.plan.operations),
-            actor=common["actor"],
+            actor=actor,
         )
-        audit.record(conn, **common, details=details, duration_ms=duration)
+        duration = done.duration_ms or 0.0
+        details = {**change.as_dict(), "rows_affected": rows()}
+        if duration and rows():
+            details["rows_per_second"] = round(rows() / (duration / 1000))
+        return {"details": details, "duration_ms": duration}
 
-    await service.write(record)
+    return record
 
 
 def record_version(
@@ -310,11 +311,7 @@ def record_version(
 
 
 async def _refuse(service, common, change: Change, reason: str):
-    await service.write(
-        lambda conn: audit.record(
-            conn, **common, status="refused", error=reason, details=change.as_dict()
-        )
-    )
+    await record_refusal(service, common, reason, details=change.as_dict())
     raise Conflict(
         f"The schema change was refused: {reason}. {change.failing_rows} row(s) fail it; "
         'see "report", fix them, or send "on_invalid": "set_null" to empty the failing '
