@@ -103,7 +103,8 @@ async def _record_failure(service, entry, extra, failure_catalog, message, durat
     def record(conn) -> None:
         if failure_catalog is not None:
             failure_catalog(conn)
-        audit.record(conn, **entry, **extra, status="failed", error=message, duration_ms=duration)
+        failed = {"status": "failed", "error": message, "duration_ms": duration}
+        audit.record(conn, **{**entry, **extra, **failed})
 
     await service.write(record)
 
@@ -113,5 +114,5 @@ async def record_refusal(
 ) -> None:
     """Record a change refused before it touched anything (status ``"refused"``)."""
     await service.write(
-        lambda conn: audit.record(conn, **entry, **extra, status="refused", error=reason)
+        lambda conn: audit.record(conn, **{**entry, **extra, "status": "refused", "error": reason})
     )
