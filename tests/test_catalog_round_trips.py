@@ -22,10 +22,12 @@ BEFORE = {
     "list datatables": 5,
     "import rows (data service API)": 4,
     "insert rows (core /-/insert)": 2,
+    "insert rows again (core /-/insert)": 2,
     "managed table JSON page": 0,
     "managed table HTML page": 5,
     "schema change PUT": 13,
     "schema change PATCH": 13,
+    "datatable page with history (HTML)": 17,
     "create datasource": 4,
     "create datatable": 9,
     "delete datatable": 8,
@@ -38,10 +40,12 @@ AFTER = {
     "list datatables": 3,
     "import rows (data service API)": 2,
     "insert rows (core /-/insert)": 2,
+    "insert rows again (core /-/insert)": 1,
     "managed table JSON page": 0,
     "managed table HTML page": 1,
     "schema change PUT": 7,
     "schema change PATCH": 7,
+    "datatable page with history (HTML)": 4,
     "create datasource": 3,
     "create datatable": 5,
     "delete datatable": 4,
@@ -90,12 +94,20 @@ async def test_round_trips_per_request(ds, root):
         201,
         json={"rows": [{"id": 2, "title": "two"}, {"id": 3, "title": "three"}]},
     )
+    await measure(
+        "insert rows again (core /-/insert)",
+        "POST",
+        path_of(items["insert_url"]),
+        201,
+        json={"rows": [{"id": 4, "title": "four"}]},
+    )
     await measure("managed table JSON page", "GET", path_of(items["json_url"]), 200)
     await measure("managed table HTML page", "GET", path_of(items["table_url"]), 200)
     wider = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": "price", "type": "number"}]}
     await measure("schema change PUT", "PUT", f"{BASE}/items", 200, json={"json_schema": wider})
     patch = {"json_schema": {"description": "the shop's items"}}
     await measure("schema change PATCH", "PATCH", f"{BASE}/items", 200, json=patch)
+    await measure("datatable page with history (HTML)", "GET", f"{BASE}/items", 200)
     await measure(
         "create datasource",
         "POST",

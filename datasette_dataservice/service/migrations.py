@@ -13,14 +13,15 @@ from ..errors import BadRequest, Conflict, DataServiceError
 from ..providers.base import MigrationPlan, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.diff import Operation, check_renames, diff_schemas
-from ..schema.rows import compile_validator
 from . import audit
 from .change import apply_change, record_refusal
 from .core import DataService
 from .datatables import raise_beyond_limits, schema_problems, table_spec
 from .foreign_keys import ensure_references_survive
 from .inputs import Problems, text
-from .row_impact import ANCHOR, row_impact, subschema
+from .migration_casts import set_null_cast, strict_cast
+from .request_cache import cached_read
+from .row_impact import row_impact
 
 ON_INVALID = ("refuse", "set_null")
 CAST_BATCH = 10_000
@@ -209,11 +210,11 @@ async def _apply(
     if change.failing_rows:
         if on_invalid != "set_null":
             await _refuse(service, common, change, "existing rows do not fit the new schema")
-        cast = _set_null_cast(change)
+        cast = set_null_cast(change)
         if isinstance(cast, str):
             await _refuse(service, common, change, cast)
     elif change.plan.recast:
-        cast = _strict_cast(change)
+        cast = strict_cast(change)
     provider = service.provider_for(datatable)
     pending = _version_row(change, description)
     await service.write(
@@ -320,68 +321,6 @@ async def _refuse(service, common, change: Change, reason: str):
     )
 
 
-def _cast_into(validator, names: list[str], records: list[dict[str, Any]]) -> list[dict]:
-    """Cast ``names`` of each record in place; returns the errors (row numbers from 0)."""
-    values = [{**{n: r[n] for n in names}, ANCHOR: i} for i, r in enumerate(records)]
-    result = validator.validate_records(values, first_row_number=0)
-    for number, cast_values in zip(result.row_numbers, result.rows, strict=True):
-        cast_values.pop(ANCHOR)
-        records[number].update(cast_values)
-    return result.errors
-
-
-def _strict_cast(change: Change):
-    names = change.plan.recast
-    validator = compile_validator(subschema(change.new.schema, names))
-
-    def cast(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        errors = _cast_into(validator, names, records)
-        if errors:
-            raise ValueError(f"a value no longer casts: {errors[0]['message']}")
-        return records
-
-    return cast
-
-
-def _set_null_cast(change: Change):
-    """A cast that empties failing values, or why that cannot fix the change."""
-    fields = {f["name"]: f for f in change.new.fields}
-    keys = set(_key_fields(change.new.schema))
-    failing = {e.get("fieldName") for e in change.report.get("errors", [])}
-    blocked = sorted(
-        str(n)
-        for n in failing
-        if n not in fields or n in keys or (fields[n].get("constraints") or {}).get("required")
-    )
-    if blocked:
-        return (
-            f'"on_invalid": "set_null" cannot fix {", ".join(blocked)}: required, key or '
-            "table-level problems need the rows fixed"
-        )
-    checked = [n for n in fields if n in failing or n in change.plan.recast]
-    validator = compile_validator(subschema(change.new.schema, checked))
-
-    def cast(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for error in _cast_into(validator, checked, records):
-            records[error["rowNumber"]][error["fieldName"]] = None
-        errors = _cast_into(validator, checked, records)
-        if errors:
-            raise ValueError(errors[0]["message"])
-        return records
-
-    return cast
-
-
-def _key_fields(schema: dict[str, Any]) -> list[str]:
-    keys: list[str] = []
-    for value in [schema.get("primaryKey"), *(schema.get("uniqueKeys") or [])]:
-        keys += [value] if isinstance(value, str) else list(value or [])
-    for fk in schema.get("foreignKeys") or []:
-        fields = fk.get("fields")
-        keys += [fields] if isinstance(fields, str) else list(fields or [])
-    return keys
-
-
 async def diff_versions(
     service: DataService,
     tenant: str,
@@ -393,7 +332,7 @@ async def diff_versions(
 ) -> list[Operation]:
     """The operations between two kept versions, renames included."""
     datatable = await service.datatable(tenant, app_slug, ds_slug, name)
-    rows = await service.read(history.list_schema_versions, datatable["id"])
+    rows = await cached_read(service, history.list_schema_versions, datatable["id"])
     versions = {v["version"]: v for v in rows}
     for version in (from_version, to_version):
         if version not in versions:
