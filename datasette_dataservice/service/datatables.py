@@ -158,16 +158,13 @@ async def create_datatable(
         audit.record(conn, **common, datatable_id=datatable_id, operation="create_datatable")
         return {"datatable_id": datatable_id}
 
-    async def materialize_table() -> list[str]:
-        return await provider.materialize(spec)
-
     await apply_change(
         service,
         {**common, "operation": "materialize"} if materialize else None,
         catalog=create,
-        storage=materialize_table if materialize else None,
+        storage=(lambda: provider.materialize(spec)) if materialize else None,
         undo=lambda: provider.drop(spec.physical_name),
-        record_failure={"sql": provider.create_sql(spec)},
+        record_failure={"sql": provider.create_sql(spec)} if materialize else None,
     )
     return await service.datatable(tenant, app_slug, datasource_slug, name)
 
