@@ -12,6 +12,7 @@ from .providers.postgres_tables import PostgresFlatTable, PostgresJsonb
 from .providers.sqlite import SQLiteFlatTable, SQLiteJsonb
 from .service.core import is_managed_database, managed_databases_of
 from .service.lifecycle import start_with_datasette
+from .service.request_cache import asgi_request_scope
 from .tenancy import middleware as tenant_middleware
 from .web import actions, exceptions, owned_databases
 from .web.core_filters import managed_filter_params
@@ -54,10 +55,9 @@ def register_dataservice_providers(datasette):
 @hookimpl
 def asgi_wrapper(datasette):
     config = DataServiceConfig.from_plugin_config(datasette.plugin_config(PLUGIN_NAME))
-    if config.tenancy.mode == "off" and not config.postgres:
-        return None  # no per-request work at all
 
     def wrap(app):
+        app = asgi_request_scope(app)  # catalog reads are remembered for one request
         if config.postgres:  # Postgres-backed databases answer at Datasette's own URLs
             app = postgres_listings.keep_listed(datasette, app)  # ...and are listed there
             app = mount_postgres(datasette, app)

@@ -7,7 +7,7 @@ from typing import Any
 from ..catalog import store
 from ..errors import Conflict
 from ..schema.names import RESERVED_APP_SLUGS, slug_problem, slugify
-from . import audit
+from .change import apply_change
 from .core import DataService
 from .inputs import Problems, text
 
@@ -28,27 +28,32 @@ async def create_app(
         problems.add(slug_problem(slug, "app"))
     problems.raise_if_any()
 
-    def create(conn) -> int:
+    def create(conn, done) -> dict:
         final_slug = slug
         if derived:
             final_slug = _first_free_slug(conn, tenant, slug)
         elif store.slug_exists(conn, "apps", "tenant", tenant, slug):
             raise Conflict(f'An app with slug "{slug}" already exists')
         app_id = store.insert_app(conn, tenant, name, final_slug, description)
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=app_id,
-            operation="create_app",
-            target_type="app",
-            target=final_slug,
-            actor=actor,
-            details={"name": name, "description": description},
-        )
-        return final_slug
+        return {"app_id": app_id, "target": final_slug}
 
-    final_slug = await service.write(create)
-    return await service.app(tenant, final_slug)
+    details = {"name": name, "description": description}
+    entry = _about_app(tenant, None, "", actor, "create_app", details=details)
+    done = await apply_change(service, entry, catalog=create)
+    return await service.app(tenant, done.entry["target"])
+
+
+def _about_app(tenant: str, app_id: int | None, slug: str, actor, operation: str, **extra) -> dict:
+    """The audit columns of an operation on an app."""
+    return dict(
+        tenant=tenant,
+        app_id=app_id,
+        operation=operation,
+        target_type="app",
+        target=slug,
+        actor=actor,
+        **extra,
+    )
 
 
 def _first_free_slug(conn, tenant: str, slug: str) -> str:
@@ -74,39 +79,23 @@ async def update_app(
         changes["description"] = text(body, "description", problems) or ""
     problems.raise_if_any()
 
-    def update(conn) -> None:
-        store.update_row(conn, "apps", app["id"], changes)
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=app["id"],
-            operation="update_app",
-            target_type="app",
-            target=slug,
-            actor=actor,
-            details={"before": {k: app[k] for k in changes}, "after": changes},
-        )
-
-    await service.write(update)
+    details = {"before": {k: app[k] for k in changes}, "after": changes}
+    await apply_change(
+        service,
+        _about_app(tenant, app["id"], slug, actor, "update_app", details=details),
+        catalog=lambda conn, done: store.update_row(conn, "apps", app["id"], changes),
+    )
     return await service.app(tenant, slug)
 
 
 async def delete_app(service: DataService, tenant: str, actor: str | None, slug: str) -> dict:
     app = await service.app(tenant, slug)
 
-    def delete(conn) -> None:
-        store.soft_delete_app(conn, app["id"])
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=app["id"],
-            operation="delete_app",
-            target_type="app",
-            target=slug,
-            actor=actor,
-        )
-
-    await service.write(delete)
+    await apply_change(
+        service,
+        _about_app(tenant, app["id"], slug, actor, "delete_app"),
+        catalog=lambda conn, done: store.soft_delete_app(conn, app["id"]),
+    )
     await service.attach_app_datasources(app["id"], attached=False)
     return await service.app(tenant, slug, include_inactive=True)
 
@@ -116,18 +105,10 @@ async def restore_app(service: DataService, tenant: str, actor: str | None, slug
     if app["is_active"]:
         raise Conflict(f'App "{slug}" is not deleted; there is nothing to restore')
 
-    def restore(conn) -> None:
-        store.restore_app(conn, app["id"], app["deleted_at"])
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=app["id"],
-            operation="restore_app",
-            target_type="app",
-            target=slug,
-            actor=actor,
-        )
-
-    await service.write(restore)
+    await apply_change(
+        service,
+        _about_app(tenant, app["id"], slug, actor, "restore_app"),
+        catalog=lambda conn, done: store.restore_app(conn, app["id"], app["deleted_at"]),
+    )
     await service.attach_app_datasources(app["id"], attached=True)
     return await service.app(tenant, slug)

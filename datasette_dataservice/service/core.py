@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from datasette.database import Database
 
-from ..catalog import store
+from ..catalog import store, targets
 from ..catalog.engines import Catalog, open_catalog
 from ..config import DataServiceConfig
 from ..errors import BadRequest, NotFound, NotImplementedProvider
@@ -21,6 +21,7 @@ from ..providers.base import Provider
 from ..providers.postgres_isolation import new_database_name
 from ..providers.postgres_storage import PostgresConnections, PostgresTarget, schema_name
 from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
+from .request_cache import cached_read
 
 T = TypeVar("T")
 
@@ -62,7 +63,11 @@ class DataService:
         self.catalog: Catalog | None = None
         self.managed_databases: set[str] = managed_databases_of(datasette)
         self.catalog_version = 0
+        # Every read() and write() is one catalog round trip (tests count them per request).
+        self.catalog_round_trips = 0
         self._tables: tuple[int, list] | None = None
+        self._in_database: tuple[int, dict[str, list]] = (-1, {})
+        self._cache_lock = asyncio.Lock()  # one read fills a cache for concurrent askers
         self._syncing: asyncio.Future | None = None
         self._sync_again = False
         # Schema changes to one datatable run one at a time (see service.migrations).
@@ -142,11 +147,13 @@ class DataService:
     # Catalog access -----------------------------------------------------------------------
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.catalog_round_trips += 1
         return await self.catalog.read(lambda conn: fn(conn, *args, **kwargs))
 
     async def write(self, fn: Callable[[Any], T], *, changes_catalog: bool = True) -> T:
         """Run ``fn(conn)`` in one catalog transaction on the write thread; with
         ``changes_catalog=False`` (an audit entry alone), what was cached stays valid."""
+        self.catalog_round_trips += 1
         try:
             return await self.catalog.write(fn, notify=changes_catalog)
         finally:
@@ -264,23 +271,36 @@ class DataService:
         soft-deleted one's table is not in its database (service.softdelete)."""
         if database_name not in self.managed_databases:
             return None
-        for datatable in await self.read(store.datatables_in_database, database_name):
+        for datatable in await self._datatables_in(database_name):
             names = {datatable["physical_table_name"], self.data_resource(datatable)}
             live = datatable["is_materialized"] and datatable["is_active"]
             if live and table.lower() in {n.lower() for n in names}:
-                return datatable
+                return dict(datatable)
         return None
+
+    async def _datatables_in(self, database_name: str) -> list[dict[str, Any]]:
+        """The datatables of a database, cached until the catalog next changes (a page of
+        a managed table asks several times, every write to one asks once)."""
+        async with self._cache_lock:
+            if self._in_database[0] != self.catalog_version:
+                self._in_database = (self.catalog_version, {})
+            cache = self._in_database[1]
+            if database_name not in cache:
+                cache[database_name] = await self.read(store.datatables_in_database, database_name)
+            return cache[database_name]
 
     async def managed_tables(self) -> list[tuple[str, str]]:
         """(database, table or view) of every materialized datatable, deleted ones included.
-        Cached until the catalog next changes."""
-        if self._tables is None or self._tables[0] != self.catalog_version:
-            managed = []
-            for datatable in await self.read(store.all_materialized_datatables):
-                for name in {datatable["physical_table_name"], self.data_resource(datatable)}:
-                    managed.append((datatable["database_name"], name))
-            self._tables = (self.catalog_version, managed)
-        return self._tables[1]
+        Cached until the catalog next changes; the permission checks of one page ask at
+        once, and one read answers them all."""
+        async with self._cache_lock:
+            if self._tables is None or self._tables[0] != self.catalog_version:
+                version, managed = self.catalog_version, []
+                for datatable in await self.read(store.all_materialized_datatables):
+                    for name in {datatable["physical_table_name"], self.data_resource(datatable)}:
+                        managed.append((datatable["database_name"], name))
+                self._tables = (version, managed)
+            return self._tables[1]
 
     def provider_for(
         self, datatable_or_datasource: dict[str, Any], attach: bool = True
@@ -304,18 +324,15 @@ class DataService:
     # Lookups shared by the use cases --------------------------------------------------------
 
     async def app(self, tenant: str, slug: str, *, include_inactive: bool = False) -> dict:
-        app = await self.read(store.get_app, tenant, slug, include_inactive)
-        if app is None:
-            raise NotFound(f'App "{slug}" not found')
+        app, _, _ = await self.target(tenant, slug, include_inactive=include_inactive)
         return app
 
     async def datasource(
         self, tenant: str, app_slug: str, slug: str, *, include_inactive: bool = False
     ) -> dict:
-        app = await self.app(tenant, app_slug, include_inactive=include_inactive)
-        datasource = await self.read(store.get_datasource, app["id"], slug, include_inactive)
-        if datasource is None:
-            raise NotFound(f'DataSource "{slug}" not found in app "{app_slug}"')
+        _, datasource, _ = await self.target(
+            tenant, app_slug, slug, include_inactive=include_inactive
+        )
         return datasource
 
     async def datatable(
@@ -326,17 +343,42 @@ class DataService:
         name: str,
         *,
         include_inactive: bool = False,
+        fresh: bool = False,
     ) -> dict:
-        datasource = await self.datasource(
-            tenant, app_slug, datasource_slug, include_inactive=include_inactive
+        """The datatable a path names; ``fresh`` reads the catalog again even if this request
+        read it already (under a schema lock, where another node may have changed it)."""
+        _, _, datatable = await self.target(
+            tenant, app_slug, datasource_slug, name, include_inactive=include_inactive, fresh=fresh
         )
-        datatable = await self.read(store.get_datatable, datasource["id"], name, include_inactive)
-        if datatable is None:
+        return datatable
+
+    async def target(
+        self,
+        tenant: str,
+        app_slug: str,
+        datasource_slug: str | None = None,
+        name: str | None = None,
+        *,
+        include_inactive: bool = False,
+        fresh: bool = False,
+    ) -> tuple[dict, dict | None, dict | None]:
+        """(app, datasource, datatable) a path names, in one catalog read (once a request,
+        see service.request_cache); NotFound for the first that does not exist."""
+        args = (tenant, app_slug, datasource_slug, name, include_inactive)
+        if fresh:
+            app, datasource, datatable = await self.read(targets.resolve_target, *args)
+        else:
+            app, datasource, datatable = await cached_read(self, targets.resolve_target, *args)
+        if app is None:
+            raise NotFound(f'App "{app_slug}" not found')
+        if datasource_slug is not None and datasource is None:
+            raise NotFound(f'DataSource "{datasource_slug}" not found in app "{app_slug}"')
+        if name is not None and datatable is None:
             raise NotFound(
                 f'DataTable "{name}" not found in datasource "{datasource_slug}" of app '
                 f'"{app_slug}"'
             )
-        return datatable
+        return app, datasource, datatable
 
 
 def provider_config_of(row: dict[str, Any]) -> dict[str, Any]:

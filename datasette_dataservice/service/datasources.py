@@ -10,7 +10,7 @@ from ..errors import BadRequest, Conflict
 from ..providers.postgres_isolation import MAX_IDENTIFIER_BYTES, new_database_name, reader_role
 from ..providers.postgres_storage import schema_name
 from ..schema.names import database_name, slug_problem, slugify
-from . import audit
+from .change import apply_change
 from .core import DataService
 from .inputs import Problems, text
 
@@ -84,23 +84,15 @@ async def create_datasource(
         "database_name": database_name(app_slug, slug, tenant),
     }
 
-    def create(conn) -> None:
+    def create(conn, done) -> dict:
         if store.slug_exists(conn, "datasources", "app_id", app["id"], slug):
             raise Conflict(f'App "{app_slug}" already has a datasource with slug "{slug}"')
-        datasource_id = store.insert_datasource(conn, app["id"], values)
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=app["id"],
-            datasource_id=datasource_id,
-            operation="create_datasource",
-            target_type="datasource",
-            target=f"{app_slug}/{slug}",
-            actor=actor,
-            details={"provider_type": provider_type, "engine": config["engine"]},
-        )
+        return {"datasource_id": store.insert_datasource(conn, app["id"], values)}
 
-    await service.write(create)
+    details = {"provider_type": provider_type, "engine": config["engine"]}
+    about = {"tenant": tenant, "app_id": app["id"], "app_slug": app_slug, "slug": slug}
+    entry = _about_datasource(about, actor, "create_datasource", details=details)
+    await apply_change(service, entry, catalog=create)
     service.attach_datasource(values)
     return await service.datasource(tenant, app_slug, slug)
 
@@ -149,22 +141,28 @@ async def update_datasource(
         changes["description"] = text(body, "description", problems) or ""
     problems.raise_if_any()
 
-    def update(conn) -> None:
-        store.update_row(conn, "datasources", datasource["id"], changes)
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=datasource["app_id"],
-            datasource_id=datasource["id"],
-            operation="update_datasource",
-            target_type="datasource",
-            target=f"{app_slug}/{slug}",
-            actor=actor,
-            details={"before": {k: datasource[k] for k in changes}, "after": changes},
-        )
-
-    await service.write(update)
+    details = {"before": {k: datasource[k] for k in changes}, "after": changes}
+    await apply_change(
+        service,
+        _about_datasource(datasource, actor, "update_datasource", details=details),
+        catalog=lambda conn, done: store.update_row(conn, "datasources", datasource["id"], changes),
+    )
     return await service.datasource(tenant, app_slug, slug)
+
+
+def _about_datasource(datasource: dict, actor: str | None, operation: str, **extra) -> dict:
+    """The audit columns of an operation on a datasource (a catalog row, or the columns
+    tenant, app_id, app_slug and slug of one being created)."""
+    return dict(
+        tenant=datasource["tenant"],
+        app_id=datasource["app_id"],
+        datasource_id=datasource.get("id"),
+        operation=operation,
+        target_type="datasource",
+        target=f"{datasource['app_slug']}/{datasource['slug']}",
+        actor=actor,
+        **extra,
+    )
 
 
 def _current(datasource: dict, key: str) -> Any:
@@ -178,20 +176,11 @@ async def delete_datasource(
 ) -> dict:
     datasource = await service.datasource(tenant, app_slug, slug)
 
-    def delete(conn) -> None:
-        store.soft_delete_datasource(conn, datasource["id"])
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=datasource["app_id"],
-            datasource_id=datasource["id"],
-            operation="delete_datasource",
-            target_type="datasource",
-            target=f"{app_slug}/{slug}",
-            actor=actor,
-        )
-
-    await service.write(delete)
+    await apply_change(
+        service,
+        _about_datasource(datasource, actor, "delete_datasource"),
+        catalog=lambda conn, done: store.soft_delete_datasource(conn, datasource["id"]),
+    )
     service.detach(datasource["database_name"])
     return await service.datasource(tenant, app_slug, slug, include_inactive=True)
 
@@ -203,19 +192,12 @@ async def restore_datasource(
     if datasource["is_active"]:
         raise Conflict(f'DataSource "{slug}" is not deleted; there is nothing to restore')
 
-    def restore(conn) -> None:
-        store.restore_datasource(conn, datasource["id"], datasource["deleted_at"])
-        audit.record(
-            conn,
-            tenant=tenant,
-            app_id=datasource["app_id"],
-            datasource_id=datasource["id"],
-            operation="restore_datasource",
-            target_type="datasource",
-            target=f"{app_slug}/{slug}",
-            actor=actor,
-        )
-
-    await service.write(restore)
+    await apply_change(
+        service,
+        _about_datasource(datasource, actor, "restore_datasource"),
+        catalog=lambda conn, done: store.restore_datasource(
+            conn, datasource["id"], datasource["deleted_at"]
+        ),
+    )
     service.attach_datasource(datasource)
     return await service.datasource(tenant, app_slug, slug)

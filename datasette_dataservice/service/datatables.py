@@ -7,15 +7,17 @@ from typing import Any
 
 from ..catalog import history, store
 from ..errors import BadRequest, Conflict
-from ..providers.base import Provider, ProviderError, TableSpec
+from ..providers.base import Provider, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.descriptor import check_descriptor
 from ..schema.names import datatable_name_problem, physical_table_name
 from ..schema.references import reference_problems
 from . import audit
+from .change import apply_change
 from .core import DataService
 from .foreign_keys import ensure_references_materialized
 from .inputs import Problems, boolean, text
+from .request_cache import cached_read
 
 JSONB_RESERVED_FIELDS = {"_id"}
 
@@ -61,7 +63,8 @@ async def schema_problems(
         ]
     siblings = {
         row["name"].lower(): json.loads(row["json_schema"])
-        for row in await service.read(
+        for row in await cached_read(
+            service,
             store.list_datatables,
             datasource["app_id"],
             datasource_id=datasource["id"],
@@ -135,65 +138,34 @@ async def create_datatable(
         await ensure_references_materialized(
             service, datasource["id"], datasource["app_id"], name, schema
         )
-    sql: list[str] = []
-    target = f"{app_slug}/{datasource_slug}/{name}"
-    with audit.stopwatch() as elapsed:
-        if materialize:
-            try:
-                sql = await provider.materialize(spec)
-            except ProviderError as error:
-                message, duration = str(error), elapsed()
-                await service.write(
-                    lambda conn: audit.record(
-                        conn,
-                        tenant=tenant,
-                        app_id=datasource["app_id"],
-                        datasource_id=datasource["id"],
-                        operation="materialize",
-                        target_type="datatable",
-                        target=target,
-                        actor=actor,
-                        status="failed",
-                        schema_after=schema,
-                        sql=provider.create_sql(spec),
-                        error=message,
-                        duration_ms=duration,
-                    )
-                )
-                raise Conflict(message) from error
-            row["is_materialized"] = 1
+    common = dict(
+        tenant=tenant,
+        app_id=datasource["app_id"],
+        datasource_id=datasource["id"],
+        target_type="datatable",
+        target=f"{app_slug}/{datasource_slug}/{name}",
+        actor=actor,
+        schema_after=schema,
+    )
 
-    def create(conn) -> None:
+    def create(conn, done) -> dict:
+        if materialize:
+            row["is_materialized"] = 1
         datatable_id = store.insert_datatable(conn, datasource["id"], row)
         history.insert_schema_version(
             conn, datatable_id, 1, row["json_schema"], row["schema_hash"], actor
         )
-        common = dict(
-            tenant=tenant,
-            app_id=datasource["app_id"],
-            datasource_id=datasource["id"],
-            datatable_id=datatable_id,
-            target_type="datatable",
-            target=target,
-            actor=actor,
-        )
-        audit.record(conn, **common, operation="create_datatable", schema_after=schema)
-        if materialize:
-            audit.record(
-                conn,
-                **common,
-                operation="materialize",
-                schema_after=schema,
-                sql=sql,
-                duration_ms=elapsed(),
-            )
+        audit.record(conn, **common, datatable_id=datatable_id, operation="create_datatable")
+        return {"datatable_id": datatable_id}
 
-    try:
-        await service.write(create)
-    except BaseException:
-        if materialize:  # keep catalog and storage in agreement
-            await provider.drop(spec.physical_name)
-        raise
+    await apply_change(
+        service,
+        {**common, "operation": "materialize"} if materialize else None,
+        catalog=create,
+        storage=(lambda: provider.materialize(spec)) if materialize else None,
+        undo=lambda: provider.drop(spec.physical_name),
+        record_failure={"sql": provider.create_sql(spec)} if materialize else None,
+    )
     return await service.datatable(tenant, app_slug, datasource_slug, name)
 
 
@@ -208,32 +180,20 @@ async def materialize_datatable(
     await ensure_references_materialized(
         service, datatable["datasource_id"], datatable["app_id"], name, spec.schema
     )
-    common = dict(
-        **audit.about_datatable(datatable, actor),
-        operation="materialize",
-        schema_after=spec.schema,
+    await apply_change(
+        service,
+        dict(
+            **audit.about_datatable(datatable, actor),
+            operation="materialize",
+            schema_after=spec.schema,
+        ),
+        storage=lambda: provider.materialize(spec),
+        catalog=lambda conn, done: store.update_row(
+            conn, "datatables", datatable["id"], {"is_materialized": 1}
+        ),
+        undo=lambda: provider.drop(spec.physical_name),
+        record_failure={},
     )
-    with audit.stopwatch() as elapsed:
-        try:
-            sql = await provider.materialize(spec)
-        except ProviderError as error:
-            message, duration = str(error), elapsed()
-            await service.write(
-                lambda conn: audit.record(
-                    conn, **common, status="failed", error=message, duration_ms=duration
-                )
-            )
-            raise Conflict(message) from error
-
-    def record(conn) -> None:
-        store.update_row(conn, "datatables", datatable["id"], {"is_materialized": 1})
-        audit.record(conn, **common, sql=sql, duration_ms=elapsed())
-
-    try:
-        await service.write(record)
-    except BaseException:
-        await provider.drop(spec.physical_name)
-        raise
     return await service.datatable(tenant, app_slug, ds_slug, name)
 
 
@@ -260,16 +220,15 @@ async def update_datatable(
     if new_name != name:
         return await _rename_datatable(service, tenant, actor, datatable, new_name, changes)
 
-    def update(conn) -> None:
-        store.update_row(conn, "datatables", datatable["id"], changes)
-        audit.record(
-            conn,
+    await apply_change(
+        service,
+        dict(
             **audit.about_datatable(datatable, actor),
             operation="update_datatable",
             details={"before": {k: datatable[k] for k in changes}, "after": changes},
-        )
-
-    await service.write(update)
+        ),
+        catalog=lambda conn, done: store.update_row(conn, "datatables", datatable["id"], changes),
+    )
     return await service.datatable(tenant, app_slug, ds_slug, name)
 
 
@@ -293,33 +252,25 @@ async def _rename_datatable(
     ensure_unreferenced(datatable, siblings, "renamed")
     new_physical = physical_table_name(app_slug, new_name)
     provider = service.provider_for(datatable)
-    sql: list[str] = []
-    with audit.stopwatch() as elapsed:
-        if datatable["is_materialized"]:
-            try:
-                sql = await provider.rename(table_spec(datatable), new_physical)
-            except ProviderError as error:
-                raise Conflict(str(error)) from error
     changes = {**changes, "name": new_name, "physical_table_name": new_physical}
+    renamed = table_spec({**datatable, "physical_table_name": new_physical})
 
-    def update(conn) -> None:
-        store.update_row(conn, "datatables", datatable["id"], changes)
-        audit.record(
-            conn,
+    async def rename_table() -> list[str]:
+        if not datatable["is_materialized"]:
+            return []  # the catalog alone changes (and the audit entry is timed all the same)
+        return await provider.rename(table_spec(datatable), new_physical)
+
+    await apply_change(
+        service,
+        dict(
             **audit.about_datatable(datatable, actor, name=new_name),
             operation="rename_datatable",
-            sql=sql,
-            duration_ms=elapsed(),
             details={"before": {"name": old_name}, "after": {"name": new_name}},
-        )
-
-    try:
-        await service.write(update)
-    except BaseException:
-        if sql:
-            renamed = table_spec({**datatable, "physical_table_name": new_physical})
-            await provider.rename(renamed, datatable["physical_table_name"])
-        raise
+        ),
+        storage=rename_table,
+        catalog=lambda conn, done: store.update_row(conn, "datatables", datatable["id"], changes),
+        undo=lambda: provider.rename(renamed, datatable["physical_table_name"]),
+    )
     return await service.datatable(tenant, app_slug, ds_slug, new_name)
 
 
@@ -345,7 +296,8 @@ async def schema_of(
 
 async def siblings_of(service: DataService, datatable: dict) -> list[dict]:
     """The other datatables of the datatable's datasource, deleted ones included."""
-    rows = await service.read(
+    rows = await cached_read(
+        service,
         store.list_datatables,
         datatable["app_id"],
         datasource_id=datatable["datasource_id"],

@@ -10,6 +10,7 @@ from ..catalog import store
 from ..errors import Conflict
 from ..schema.references import inbound_problems
 from .core import DataService
+from .request_cache import cached_read
 
 
 async def referencing_datatables(
@@ -18,7 +19,8 @@ async def referencing_datatables(
     """The other datatables of its datasource with a foreign key to ``datatable``: deleted
     ones too (they may be restored), unless ``live_only`` asks for those whose rows are
     served (a soft-deleted one's rows are in the trash and hold no live reference)."""
-    rows = await service.read(
+    rows = await cached_read(
+        service,
         store.list_datatables,
         datatable["app_id"],
         datasource_id=datatable["datasource_id"],
@@ -63,8 +65,8 @@ async def ensure_references_materialized(
 ) -> None:
     """409 unless every other datatable the schema's foreign keys reference is materialized:
     a table cannot hold rows that refer to a table that is not there yet."""
-    rows = await service.read(
-        store.list_datatables, app_id, datasource_id=datasource_id, include_inactive=False
+    rows = await cached_read(
+        service, store.list_datatables, app_id, datasource_id=datasource_id, include_inactive=False
     )
     materialized = {row["name"].lower(): row["is_materialized"] for row in rows}
     missing = sorted(

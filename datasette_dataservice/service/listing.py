@@ -80,22 +80,23 @@ async def datatables(
     next: str | None,
     size: int,
 ) -> Page:
-    app = await service.app(tenant, app_slug, include_inactive=include_inactive)
     datasource_id = None
     if datasource_slug is not None:
-        datasource = await service.datasource(
+        _, datasource, _ = await service.target(
             tenant, app_slug, datasource_slug, include_inactive=include_inactive
         )
-        datasource_id = datasource["id"]
+        app_id, datasource_id = datasource["app_id"], datasource["id"]
+    else:
+        app_id = (await service.app(tenant, app_slug, include_inactive=include_inactive))["id"]
     filters = dict(
         datasource_id=datasource_id,
         is_materialized=is_materialized,
         include_inactive=include_inactive,
     )
     rows = await service.read(
-        store.list_datatables, app["id"], **filters, after_id=after_id(next), limit=size + 1
+        store.list_datatables, app_id, **filters, after_id=after_id(next), limit=size + 1
     )
-    count = await service.read(store.count_datatables, app["id"], **filters)
+    count = await service.read(store.count_datatables, app_id, **filters)
     return _page(rows, size, count)
 
 
@@ -112,20 +113,21 @@ async def operations(
 ) -> Page:
     """An app's or a datatable's audit trail; a deleted datatable's only with
     ``include_inactive`` (for actors who may manage the app)."""
-    app = await service.app(tenant, app_slug)
     datatable_id = None
     if datatable_name is not None:
         datatable = await service.datatable(
             tenant, app_slug, datasource_slug, datatable_name, include_inactive=include_inactive
         )
-        datatable_id = datatable["id"]
+        app_id, datatable_id = datatable["app_id"], datatable["id"]
+    if datatable_name is None or include_inactive:  # the app itself must be live
+        app_id = (await service.app(tenant, app_slug))["id"]
     rows = await service.read(
         history.list_operations,
-        app_id=app["id"],
+        app_id=app_id,
         datatable_id=datatable_id,
         after_id=after_id(next),
         limit=size + 1,
         include_inactive=include_inactive,
     )
-    count = await service.read(history.count_operations, app["id"], datatable_id, include_inactive)
+    count = await service.read(history.count_operations, app_id, datatable_id, include_inactive)
     return _page(rows, size, count)

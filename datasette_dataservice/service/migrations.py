@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,15 @@ from ..errors import BadRequest, Conflict, DataServiceError
 from ..providers.base import MigrationPlan, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
 from ..schema.diff import Operation, check_renames, diff_schemas
-from ..schema.rows import compile_validator
 from . import audit
+from .change import apply_change, record_refusal
 from .core import DataService
 from .datatables import raise_beyond_limits, schema_problems, table_spec
 from .foreign_keys import ensure_references_survive
 from .inputs import Problems, text
-from .row_impact import ANCHOR, row_impact, subschema
+from .migration_casts import set_null_cast, strict_cast
+from .request_cache import cached_read
+from .row_impact import row_impact
 
 ON_INVALID = ("refuse", "set_null")
 CAST_BATCH = 10_000
@@ -168,7 +171,7 @@ async def change_schema(
     problems.raise_if_any()
     current = await service.datatable(tenant, app_slug, ds_slug, name)
     async with service.schema_locks[current["id"]]:
-        datatable = await service.datatable(tenant, app_slug, ds_slug, name)
+        datatable = await service.datatable(tenant, app_slug, ds_slug, name, fresh=True)
         if expected_hash is not None and expected_hash != datatable["schema_hash"]:
             raise DataServiceError(
                 f'schema_hash "{expected_hash}" is not the current schema '
@@ -200,17 +203,18 @@ async def _apply(
     )
     if not change.plan.operations:
         if description is not None and description != datatable["description"]:
-            await _record_version(service, change, common, description, rows=0, duration=0.0)
+            catalog = _version_recorder(change, description, actor, lambda: 0)
+            await apply_change(service, common, catalog=catalog)
         return
     cast = None
     if change.failing_rows:
         if on_invalid != "set_null":
             await _refuse(service, common, change, "existing rows do not fit the new schema")
-        cast = _set_null_cast(change)
+        cast = set_null_cast(change)
         if isinstance(cast, str):
             await _refuse(service, common, change, cast)
     elif change.plan.recast:
-        cast = _strict_cast(change)
+        cast = strict_cast(change)
     provider = service.provider_for(datatable)
     pending = _version_row(change, description)
     await service.write(
@@ -227,28 +231,24 @@ async def _apply(
             },
         )
     )
-    with audit.stopwatch() as elapsed:
-        try:
-            rows = 0
-            if datatable["is_materialized"]:
-                rows = await provider.migrate(change.old, change.new, change.plan, cast)
-        except (ProviderError, ValueError) as error:
-            message, duration = str(error), elapsed()
+    rows = 0
 
-            def record_failure(conn) -> None:
-                history.delete_pending_change(conn, datatable["id"])
-                audit.record(
-                    conn,
-                    **common,
-                    status="failed",
-                    error=message,
-                    duration_ms=duration,
-                    details=change.as_dict(),
-                )
+    async def migrate() -> list[str]:
+        nonlocal rows
+        if datatable["is_materialized"]:
+            rows = await provider.migrate(change.old, change.new, change.plan, cast)
+        return []  # the entry holds the plan's SQL already
 
-            await service.write(record_failure)
-            raise Conflict(f"The schema change failed and was rolled back: {message}") from error
-        await _record_version(service, change, common, description, rows, elapsed())
+    await apply_change(
+        service,
+        common,
+        storage=migrate,
+        catalog=_version_recorder(change, description, actor, lambda: rows),
+        record_failure={"details": change.as_dict()},
+        failure_catalog=lambda conn: history.delete_pending_change(conn, datatable["id"]),
+        conflict=lambda message: f"The schema change failed and was rolled back: {message}",
+        errors=(ProviderError, ValueError),
+    )
 
 
 def _version_row(change: Change, description: str | None) -> dict[str, Any]:
@@ -264,25 +264,27 @@ def _version_row(change: Change, description: str | None) -> dict[str, Any]:
     return row
 
 
-async def _record_version(service, change: Change, common, description, rows, duration) -> None:
-    datatable = change.datatable
+def _version_recorder(change: Change, description, actor, rows: Callable[[], int]):
+    """The catalog step of a schema change: the new version, and the audit entry's details
+    (a change with no operations is recorded as taking no time)."""
     changes = _version_row(change, description)
-    details = {**change.as_dict(), "rows_affected": rows}
-    if duration and rows:
-        details["rows_per_second"] = round(rows / (duration / 1000))
 
-    def record(conn) -> None:
+    def record(conn, done) -> dict[str, Any]:
         record_version(
             conn,
-            datatable["id"],
+            change.datatable["id"],
             changes,
             change.renames,
             new_version=bool(change.plan.operations),
-            actor=common["actor"],
+            actor=actor,
         )
-        audit.record(conn, **common, details=details, duration_ms=duration)
+        duration = done.duration_ms or 0.0
+        details = {**change.as_dict(), "rows_affected": rows()}
+        if duration and rows():
+            details["rows_per_second"] = round(rows() / (duration / 1000))
+        return {"details": details, "duration_ms": duration}
 
-    await service.write(record)
+    return record
 
 
 def record_version(
@@ -310,79 +312,13 @@ def record_version(
 
 
 async def _refuse(service, common, change: Change, reason: str):
-    await service.write(
-        lambda conn: audit.record(
-            conn, **common, status="refused", error=reason, details=change.as_dict()
-        )
-    )
+    await record_refusal(service, common, reason, details=change.as_dict())
     raise Conflict(
         f"The schema change was refused: {reason}. {change.failing_rows} row(s) fail it; "
         'see "report", fix them, or send "on_invalid": "set_null" to empty the failing '
         "values of optional fields",
         report={**change.as_dict(), **change.report},
     )
-
-
-def _cast_into(validator, names: list[str], records: list[dict[str, Any]]) -> list[dict]:
-    """Cast ``names`` of each record in place; returns the errors (row numbers from 0)."""
-    values = [{**{n: r[n] for n in names}, ANCHOR: i} for i, r in enumerate(records)]
-    result = validator.validate_records(values, first_row_number=0)
-    for number, cast_values in zip(result.row_numbers, result.rows, strict=True):
-        cast_values.pop(ANCHOR)
-        records[number].update(cast_values)
-    return result.errors
-
-
-def _strict_cast(change: Change):
-    names = change.plan.recast
-    validator = compile_validator(subschema(change.new.schema, names))
-
-    def cast(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        errors = _cast_into(validator, names, records)
-        if errors:
-            raise ValueError(f"a value no longer casts: {errors[0]['message']}")
-        return records
-
-    return cast
-
-
-def _set_null_cast(change: Change):
-    """A cast that empties failing values, or why that cannot fix the change."""
-    fields = {f["name"]: f for f in change.new.fields}
-    keys = set(_key_fields(change.new.schema))
-    failing = {e.get("fieldName") for e in change.report.get("errors", [])}
-    blocked = sorted(
-        str(n)
-        for n in failing
-        if n not in fields or n in keys or (fields[n].get("constraints") or {}).get("required")
-    )
-    if blocked:
-        return (
-            f'"on_invalid": "set_null" cannot fix {", ".join(blocked)}: required, key or '
-            "table-level problems need the rows fixed"
-        )
-    checked = [n for n in fields if n in failing or n in change.plan.recast]
-    validator = compile_validator(subschema(change.new.schema, checked))
-
-    def cast(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for error in _cast_into(validator, checked, records):
-            records[error["rowNumber"]][error["fieldName"]] = None
-        errors = _cast_into(validator, checked, records)
-        if errors:
-            raise ValueError(errors[0]["message"])
-        return records
-
-    return cast
-
-
-def _key_fields(schema: dict[str, Any]) -> list[str]:
-    keys: list[str] = []
-    for value in [schema.get("primaryKey"), *(schema.get("uniqueKeys") or [])]:
-        keys += [value] if isinstance(value, str) else list(value or [])
-    for fk in schema.get("foreignKeys") or []:
-        fields = fk.get("fields")
-        keys += [fields] if isinstance(fields, str) else list(fields or [])
-    return keys
 
 
 async def diff_versions(
@@ -396,7 +332,7 @@ async def diff_versions(
 ) -> list[Operation]:
     """The operations between two kept versions, renames included."""
     datatable = await service.datatable(tenant, app_slug, ds_slug, name)
-    rows = await service.read(history.list_schema_versions, datatable["id"])
+    rows = await cached_read(service, history.list_schema_versions, datatable["id"])
     versions = {v["version"]: v for v in rows}
     for version in (from_version, to_version):
         if version not in versions:

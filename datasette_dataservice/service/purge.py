@@ -7,6 +7,7 @@ import json
 from ..catalog import store
 from ..errors import BadRequest
 from . import audit
+from .change import apply_change
 from .core import DataService
 from .datatables import ensure_unreferenced_by_siblings, table_spec
 
@@ -29,8 +30,9 @@ async def purge_datatable(
     await ensure_unreferenced_by_siblings(service, datatable, "purged")
     provider = service.provider_for(datatable, attach=False)
     spec = table_spec(datatable)
-    sql: list[str] = []
-    with audit.stopwatch() as elapsed:
+
+    async def drop() -> list[str]:
+        sql: list[str] = []
         if datatable["is_materialized"]:
             # Live, in the trash (deleted on its own) or in a datasource deleted as a whole.
             where = await provider.placement(spec)
@@ -38,17 +40,17 @@ async def purge_datatable(
                 sql += await provider.drop_hidden(spec)
             if "served" in where:
                 sql += await provider.drop(spec.physical_name)
+        return sql
 
-    def forget(conn) -> None:
-        audit.record(
-            conn,
+    done = await apply_change(
+        service,
+        dict(
             **audit.about_datatable(datatable, actor),
             operation="purge_datatable",
             schema_before=json.loads(datatable["json_schema"]),
-            sql=sql,
-            duration_ms=elapsed(),
-        )
-        store.delete_datatable(conn, datatable["id"])
-
-    await service.write(forget)
-    return {"purged": f"{app_slug}/{ds_slug}/{name}", "sql": sql}
+        ),
+        storage=drop,
+        catalog=lambda conn, done: store.delete_datatable(conn, datatable["id"]),
+        errors=(),  # nothing to take back: a drop that fails is an error of its own
+    )
+    return {"purged": f"{app_slug}/{ds_slug}/{name}", "sql": done.sql}

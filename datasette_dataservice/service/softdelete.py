@@ -19,6 +19,7 @@ from ..errors import Conflict, DataServiceError
 from ..providers.base import ProviderError
 from ..providers.table_shape import key_list
 from . import audit
+from .change import apply_change
 from .core import DataService
 from .datatables import ensure_unreferenced, siblings_of, table_spec
 from .writes import foreign_key_lookup
@@ -56,32 +57,27 @@ async def restore_datatable(
 async def _move(service: DataService, actor: str | None, datatable: dict, active: bool) -> None:
     provider = service.provider_for(datatable)
     spec = table_spec(datatable)
-    sql: list[str] = []
-    with audit.stopwatch() as elapsed:
-        if datatable["is_materialized"]:
-            try:
-                sql = await (provider.unhide(spec) if active else provider.hide(spec))
-            except ProviderError as error:
-                raise Conflict(str(error)) from error
 
-    def record(conn) -> None:
-        store.set_datatable_active(conn, datatable["id"], active)
-        audit.record(
-            conn,
+    async def move() -> list[str]:
+        if not datatable["is_materialized"]:
+            return []
+        return await (provider.unhide(spec) if active else provider.hide(spec))
+
+    async def verify() -> None:
+        if active:
+            await _ensure_keys_found(service, datatable, spec)
+
+    await apply_change(
+        service,
+        dict(
             **audit.about_datatable(datatable, actor),
             operation="restore_datatable" if active else "delete_datatable",
-            sql=sql,
-            duration_ms=elapsed(),
-        )
-
-    try:
-        if sql and active:
-            await _ensure_keys_found(service, datatable, spec)
-        await service.write(record)
-    except BaseException:
-        if sql:  # keep catalog and storage in agreement
-            await (provider.hide(spec) if active else provider.unhide(spec))
-        raise
+        ),
+        storage=move,
+        verify=verify if datatable["is_materialized"] else None,
+        catalog=lambda conn, done: store.set_datatable_active(conn, datatable["id"], active),
+        undo=lambda: provider.hide(spec) if active else provider.unhide(spec),
+    )
 
 
 async def _ensure_keys_found(service: DataService, datatable: dict, spec) -> None:

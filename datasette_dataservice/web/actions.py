@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..catalog import store
 from ..permissions import VIEW_APP, AppResource
 from ..service.core import service_for
+from ..service.request_cache import cached_read
 from .serialize import app_path, datatable_path
 
 
@@ -50,7 +51,7 @@ async def database_links(datasette, actor, database: str) -> list[dict] | None:
     service = _service(datasette, database)
     if actor is None or service is None:
         return None
-    datasources = await service.read(store.all_active_datasources)
+    datasources = await cached_read(service, store.all_active_datasources)
     match = next((d for d in datasources if d["database_name"] == database), None)
     if match is None or not await _may_view(datasette, actor, match):
         return None
