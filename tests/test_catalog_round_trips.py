@@ -137,7 +137,7 @@ async def test_a_request_does_not_answer_from_an_earlier_requests_reads(ds, root
     first = await ds.client.get(f"{BASE}/items.json", headers=root)
     assert first.json()["description"] == ""
     service = service_for(ds)
-    await service.catalog.execute_write(
+    await service.catalog.database.execute_write(
         "UPDATE datatables SET description = 'changed elsewhere' WHERE name = 'items'"
     )
     version = service.catalog_version
