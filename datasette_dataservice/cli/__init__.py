@@ -73,4 +73,4 @@ def run_with_service(data_dir: str, work):
         raise click.ClickException(str(error)) from error
 
 
-from . import catalog, demo, transfer  # noqa: E402, F401  (they add their commands)
+from . import catalog, catalog_migrate, demo, transfer  # noqa: E402, F401  (they add their commands)

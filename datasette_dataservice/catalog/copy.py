@@ -1,0 +1,302 @@
+"""Move a SQLite catalog (``data_dir/catalog.db``) into a PostgreSQL catalog schema.
+
+``datasette dataservice catalog-migrate`` calls ``copy_catalog``. The copy is generic: every
+table both catalogs have (apart from ``catalog_migrations``, which each side keeps for
+itself) is copied with the columns the SQLite table has, in foreign-key order, ids kept, and
+each identity sequence set past the largest id; a table added by a later migration on both
+sides is copied with no change here. Only what cannot move is special:
+
+- ``datasources``: a SQLite datasource's data is a file on this node, which a shared catalog
+  cannot serve (nor restore, when it is soft-deleted): any of them refuses the copy. A
+  Postgres datasource must name a connection the target configuration has.
+- ``pending_schema_changes``: a change in flight is finished or undone by the start-up
+  recovery of a server on the data directory, which knows the node's state; it is not moved.
+
+Everything happens in one PostgreSQL transaction (the target's migration included): the copy
+lands whole or not at all, and a dry run rolls the same transaction back. The data directory
+is held with the server's ``DataDirLock`` throughout, so no server changes the source meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
+
+import psycopg
+from psycopg import sql
+
+from ..config import DataServiceConfig
+from ..errors import DataServiceError
+from . import migrations
+from .data_dir_lock import DataDirLock
+from .postgres_migrations import migrate_postgres
+
+OWN_TABLES = {"catalog_migrations"}  # each catalog's own bookkeeping, never copied
+
+
+class CopyRefused(DataServiceError):
+    """The catalog cannot be copied as it is; ``errors`` says why and what to do."""
+
+
+@dataclass
+class CopyResult:
+    connection: str
+    schema: str
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied, in copy order
+    dry_run: bool = False
+
+
+def copy_catalog(config: DataServiceConfig, *, dry_run: bool = False) -> CopyResult:
+    """Copy ``config.data_dir``'s SQLite catalog into ``config.catalog``'s Postgres schema.
+
+    CopyRefused (nothing written) when the source holds what cannot move or the target
+    already holds a catalog; DataDirInUse when a server holds the data directory.
+    """
+    if config.catalog.engine != "postgres":
+        raise CopyRefused(
+            "the configuration's catalog is not on PostgreSQL: give a configuration whose "
+            "plugins.datasette-dataservice block has catalog: {engine: postgres, connection: "
+            "NAME} and postgres: {NAME: {dsn: ...}}, the one the servers will use"
+        )
+    if not config.catalog_path.exists():
+        raise CopyRefused(f"{config.data_dir} holds no catalog ({config.catalog_path.name})")
+    connection = config.postgres[config.catalog.connection]
+    schema = config.catalog.schema
+    result = CopyResult(connection.name, schema, dry_run=dry_run)
+    lock = DataDirLock.acquire(config.data_dir)
+    try:
+        with _source(config, migrate=not dry_run) as source:
+            problems = _source_problems(source, config)
+            with psycopg.connect(connection.dsn, autocommit=True) as conn:
+                with conn.transaction() as transaction:
+                    migrate_postgres(conn, schema)
+                    plan = _plan(source, conn, schema)
+                    problems += _target_problems(conn, schema, plan)
+                    if problems:
+                        raise CopyRefused(problems)
+                    for table, columns in plan.items():
+                        result.rows[table] = _copy_table(source, conn, schema, table, columns)
+                    _check_counts(source, conn, schema, result.rows)
+                    if dry_run:
+                        raise psycopg.Rollback(transaction)
+    finally:
+        lock.release()
+    return result
+
+
+@contextmanager
+def _source(config: DataServiceConfig, *, migrate: bool) -> Iterator[sqlite3.Connection]:
+    """The SQLite catalog at the newest version: migrated in place, as a server's start-up
+    would, or (for a dry run, which changes nothing) a migrated copy in memory."""
+    conn = sqlite3.connect(config.catalog_path, isolation_level=None)
+    try:
+        if not migrate:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            conn.backup(memory)
+            conn.close()
+            conn = memory
+        migrations.migrate(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+def _rows(conn: sqlite3.Connection, query: str) -> list[dict]:
+    cursor = conn.execute(query)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _source_problems(source: sqlite3.Connection, config: DataServiceConfig) -> list[str]:
+    """What keeps this catalog from moving, each with the way out."""
+    problems = []
+    datasources = _rows(
+        source,
+        "SELECT d.*, a.slug AS app_slug, a.tenant FROM datasources d"
+        " JOIN apps a ON a.id = d.app_id ORDER BY a.tenant, a.slug, d.slug",
+    )
+    local = [d for d in datasources if d["engine"] != "postgres"]
+    if local:
+        names = ", ".join(_name(d) + ("" if d["is_active"] else " (deleted)") for d in local)
+        problems.append(
+            f"{len(local)} datasource(s) keep their data in a SQLite file of this data directory,"
+            f" which a catalog shared by several nodes cannot serve: {names}. Move each to "
+            "PostgreSQL first: export its app (datasette dataservice export) and import the "
+            'package into a datasource with provider_config {"engine": "postgres"}, or create '
+            "a Postgres datasource and import its tables' rows; then delete the SQLite "
+            "datasource. A soft-deleted one blocks too: it could be restored, and its file "
+            "does not move"
+        )
+    problems += _unreachable_datasources(
+        [d for d in datasources if d["engine"] == "postgres"], config
+    )
+    pending = _rows(
+        source,
+        "SELECT a.slug AS app_slug, a.tenant, d.slug, t.name FROM pending_schema_changes p"
+        " JOIN datatables t ON t.id = p.datatable_id"
+        " JOIN datasources d ON d.id = t.datasource_id JOIN apps a ON a.id = d.app_id",
+    )
+    if pending:
+        names = ", ".join(f"{_name(p)}/{p['name']}" for p in pending)
+        problems.append(
+            f"a schema change is in flight on {names}: finish or recover the change first "
+            "(start the server on this data directory once: its start-up recovery completes "
+            "or rolls back the change), then stop it and run this again"
+        )
+    return problems
+
+
+def _name(row: dict) -> str:
+    tenant = f"[tenant {row['tenant']}] " if row.get("tenant") else ""
+    return f"{tenant}{row['app_slug']}/{row['slug']}"
+
+
+def _unreachable_datasources(datasources: list[dict], config: DataServiceConfig) -> list[str]:
+    """Postgres datasources the configured servers would not find: their connection is not
+    configured, or their database is not on it (the configuration names another server)."""
+    problems, databases = [], {}
+    for datasource in datasources:
+        provider_config = json.loads(datasource["provider_config"])
+        connection = provider_config.get("connection")
+        if connection not in config.postgres:
+            problems.append(
+                f'datasource {_name(datasource)} is on the PostgreSQL connection "{connection}",'
+                f" which the configuration does not have ({', '.join(config.postgres)}):"
+                " configure it as the servers will"
+            )
+        elif provider_config.get("database"):
+            databases.setdefault(connection, {})[provider_config["database"]] = datasource
+    for connection, wanted in databases.items():
+        with psycopg.connect(config.postgres[connection].dsn, autocommit=True) as conn:
+            found = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(wanted),)
+                )
+            }
+        problems += [
+            f'datasource {_name(datasource)}: its database "{database}" is not on the '
+            f'PostgreSQL connection "{connection}": does the configuration name the server '
+            "it lives on?"
+            for database, datasource in wanted.items()
+            if database not in found
+        ]
+    return problems
+
+
+def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> dict:
+    """table -> the SQLite table's columns, for every table both catalogs have, referenced
+    tables first. A column or table only the source has would be lost: refused."""
+    source_columns = {
+        name: [row[1] for row in source.execute(f"PRAGMA table_info({_quoted(name)})")]
+        for (name,) in source.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        if name not in OWN_TABLES
+    }
+    target_columns: dict[str, list[str]] = {}
+    for table, column in conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = %s ORDER BY table_name, ordinal_position",
+        (schema,),
+    ):
+        target_columns.setdefault(table, []).append(column)
+    missing = [
+        f"{table}.{column}" if table in target_columns else table
+        for table, columns in source_columns.items()
+        for column in columns
+        if column not in target_columns.get(table, ())
+    ]
+    if missing:
+        raise CopyRefused(
+            "the PostgreSQL catalog has no place for "
+            + ", ".join(sorted(set(missing)))
+            + ": this version of the plugin cannot copy this catalog"
+        )
+    order = TopologicalSorter({table: set() for table in sorted(source_columns)})
+    for table, referenced in conn.execute(
+        "SELECT src.relname, dst.relname FROM pg_constraint c"
+        " JOIN pg_class src ON src.oid = c.conrelid JOIN pg_class dst ON dst.oid = c.confrelid"
+        " JOIN pg_namespace n ON n.oid = src.relnamespace"
+        " WHERE c.contype = 'f' AND n.nspname = %s AND src.relname <> dst.relname",
+        (schema,),
+    ):
+        if table in source_columns and referenced in source_columns:
+            order.add(table, referenced)
+    return {table: source_columns[table] for table in order.static_order()}
+
+
+def _count(conn: psycopg.Connection, schema: str, table: str) -> int:
+    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
+    return conn.execute(query).fetchone()[0]
+
+
+def _target_problems(conn: psycopg.Connection, schema: str, plan: dict) -> list[str]:
+    """Catalogs are never merged: the target's catalog tables must be empty. They are locked
+    until the transaction ends, so a server on that schema cannot write in between."""
+    held = {}
+    for table in plan:
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.Identifier(schema, table))
+        )
+        if count := _count(conn, schema, table):
+            held[table] = count
+    if not held:
+        return []
+    what = (
+        f"{held['apps']} app(s)"
+        if "apps" in held
+        else ", ".join(f"{n} row(s) in {t}" for t, n in held.items())
+    )
+    return [
+        f'the PostgreSQL schema "{schema}" already holds a catalog with {what}: catalogs are '
+        "not merged. Name an unused schema (catalog.schema), or drop this one if it holds "
+        "nothing you need"
+    ]
+
+
+def _copy_table(
+    source: sqlite3.Connection, conn: psycopg.Connection, schema: str, table: str, columns: list
+) -> int:
+    """COPY the rows in with their ids; each identity sequence then starts past them."""
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    copied = 0
+    select = "SELECT {} FROM {}".format(", ".join(map(_quoted, columns)), _quoted(table))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, table), names)
+    with conn.cursor().copy(statement) as copy:
+        for row in source.execute(select):
+            copy.write_row(row)
+            copied += 1
+    identities = conn.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s AND is_identity = 'YES'",
+        (schema, table),
+    ).fetchall()
+    qualified = sql.Identifier(schema, table).as_string(conn)
+    for (column,) in identities:
+        conn.execute(
+            sql.SQL("SELECT setval(pg_get_serial_sequence(%s, %s), max({})) FROM {}").format(
+                sql.Identifier(column), sql.Identifier(schema, table)
+            )
+            + sql.SQL(" HAVING max({}) IS NOT NULL").format(sql.Identifier(column)),
+            (qualified, column),
+        )
+    return copied
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_counts(
+    source: sqlite3.Connection, conn: psycopg.Connection, schema: str, rows: dict[str, int]
+) -> None:
+    """Belt and braces: every table holds as many rows as its source."""
+    for table, copied in rows.items():
+        on_source = source.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
+        if not on_source == copied == _count(conn, schema, table):
+            raise DataServiceError(f"{table}: {on_source} rows, {copied} copied", status=500)

@@ -1,0 +1,235 @@
+"""``datasette dataservice catalog-migrate``: a SQLite catalog moved to PostgreSQL serves the
+same apps, datasources, datatables, versions, operations and rows, or nothing moves."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from conftest import (
+    close_data_service,
+    create_app,
+    create_datasource,
+    create_datatable,
+    make_datasette,
+    path_of,
+)
+from datasette.cli import cli
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True}},
+        {"name": "name", "type": "string"},
+    ],
+    "primaryKey": ["id"],
+}
+CHANGED = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": "size", "type": "number"}]}
+APP = "/-/apps/shop"
+STOCK = APP + "/datasources/stock"
+ITEMS = STOCK + "/datatables/items"
+POSTGRES = {"provider_config": {"engine": "postgres"}}
+
+
+def schema_of(postgres_config) -> str:
+    return postgres_config["main"]["schema_prefix"] + "dataservice_catalog"
+
+
+async def sqlite_node(tmp_path, postgres_config):
+    """A Datasette on the SQLite catalog in tmp_path/data (whatever the suite's default)."""
+    ds = make_datasette(tmp_path / "data", postgres=postgres_config, catalog={"engine": "sqlite"})
+    await ds.invoke_startup()
+    return ds, {"Authorization": f"Bearer {await ds.create_token('root')}"}
+
+
+async def postgres_node(tmp_path, postgres_config, name="node"):
+    ds = make_datasette(tmp_path / name, postgres=postgres_config, catalog={"engine": "postgres"})
+    await ds.invoke_startup()
+    return ds, {"Authorization": f"Bearer {await ds.create_token('root')}"}
+
+
+def migrate(tmp_path, postgres_config, *options: str, ok: bool = True) -> str:
+    """Run the command as an operator does: the servers' configuration in a file."""
+    config = tmp_path / "datasette.json"
+    plugin = {"postgres": postgres_config, "catalog": {"engine": "postgres"}}
+    config.write_text(json.dumps({"plugins": {"datasette-dataservice": plugin}}))
+    result = CliRunner().invoke(
+        cli,
+        ["dataservice", "catalog-migrate", str(tmp_path / "data"), "-c", str(config), *options],
+    )
+    assert (result.exit_code == 0) is ok, result.output
+    return result.output
+
+
+def target_rows(postgres_config, table: str) -> int | None:
+    """Rows of a catalog table in the target schema; None when the schema does not exist."""
+    schema = schema_of(postgres_config)
+    with psycopg.connect(postgres_config["main"]["dsn"]) as conn:
+        if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+            return None
+        return conn.execute(f'SELECT count(*) FROM "{schema}".{table}').fetchone()[0]
+
+
+async def seed(ds, headers) -> str:
+    """Apps, a Postgres datasource, datatables, rows, schema changes (one refused), soft
+    deletes and a restore, made through the API. Returns the items table's path."""
+    await create_app(ds, headers, name="Shop", description="the shop")
+    await create_app(ds, headers, name="Old")
+    await create_datasource(ds, headers, "shop", slug="stock", **POSTGRES)
+    await create_datasource(ds, headers, "old", slug="archive", **POSTGRES)
+    items = await create_datatable(ds, headers, "shop", "stock", "items", SCHEMA)
+    await create_datatable(ds, headers, "shop", "stock", "gone", SCHEMA)
+    insert = path_of(items["insert_url"])
+    rows = {"rows": [{"id": 1, "name": "bolt"}, {"id": 2, "name": "nut"}]}
+    assert (await ds.client.post(insert, json=rows, headers=headers)).status_code == 201
+    changed = await ds.client.put(ITEMS, json={"json_schema": CHANGED}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    refused = await ds.client.put(ITEMS, json={"json_schema": {"fields": []}}, headers=headers)
+    assert refused.status_code == 400
+    for path in (STOCK + "/datatables/gone", "/-/apps/old"):
+        assert (await ds.client.delete(path, headers=headers)).status_code == 200
+    return path_of(items["table_url"])
+
+
+async def answers(ds, headers, table: str) -> dict[str, object]:
+    paths = [
+        "/-/apps.json?include_deleted=1",
+        APP + ".json",
+        APP + "/stats.json",
+        APP + "/datatables.json?include_deleted=1",
+        APP + "/datasources.json?include_deleted=1",
+        STOCK + ".json",
+        STOCK + "/datatables.json?include_deleted=1",
+        ITEMS + ".json",
+        ITEMS + "/schema.json",
+        ITEMS + "/schema.json?version=1",
+        ITEMS + "/schema/diff.json?from=1&to=2",
+        ITEMS + "/operations.json",
+        APP + "/operations.json",
+    ]
+    found = {}
+    for path in paths:
+        response = await ds.client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.text)
+        found[path] = response.json()
+    rows = await ds.client.get(table + ".json?_shape=objects", headers=headers)
+    assert rows.status_code == 200, rows.text
+    found["rows"] = rows.json()["rows"]
+    return found
+
+
+@pytest.mark.asyncio
+async def test_a_migrated_catalog_serves_the_same_answers(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        table = await seed(ds, headers)
+        before = await answers(ds, headers, table)
+        # The server holds the data directory: the command refuses to copy under it.
+        assert "in use by another process" in migrate(tmp_path, postgres_config, ok=False)
+    finally:
+        await close_data_service(ds)
+    assert target_rows(postgres_config, "apps") is None
+
+    output = migrate(tmp_path, postgres_config)
+    for name, rows in [("apps", 2), ("datasources", 2), ("datatables", 2), ("schema_versions", 3)]:
+        assert f"\n  {name}: {rows}\n" in output
+    node, node_headers = await postgres_node(tmp_path, postgres_config)
+    try:
+        assert await answers(node, node_headers, table) == before
+        # New rows get new ids (the sequences start past the copied ones), the copied
+        # datatable changes on, and the audit trail continues where it was.
+        app = await create_app(node, node_headers, name="New")
+        assert app["id"] == 3
+        changed = await node.client.put(
+            ITEMS, json={"json_schema": SCHEMA, "renames": {}}, headers=node_headers
+        )
+        assert changed.status_code == 200 and changed.json()["schema_version"] == 3, changed.text
+        restored = await node.client.post("/-/apps/old/restore", headers=node_headers)
+        assert restored.status_code == 200, restored.text
+        old = await node.client.get("/-/apps/old/datasources.json", headers=node_headers)
+        assert [d["slug"] for d in old.json()["datasources"]] == ["archive"], old.text
+        log = (await node.client.get(ITEMS + "/operations.json", headers=node_headers)).json()
+        earlier = {op["id"] for op in before[ITEMS + "/operations.json"]["operations"]}
+        ids = {op["id"] for op in log["operations"]}
+        assert earlier < ids and len(ids - earlier) == 1 and max(ids) > max(earlier)
+    finally:
+        await close_data_service(node)
+    with sqlite3.connect(tmp_path / "data" / "catalog.db") as conn:  # the source as it was
+        assert conn.execute("SELECT count(*) FROM apps").fetchone()[0] == 2
+
+    # Twice: the target holds a catalog now, and catalogs are not merged.
+    again = migrate(tmp_path, postgres_config, ok=False)
+    assert "already holds a catalog with 3 app(s)" in again
+    assert target_rows(postgres_config, "apps") == 3
+
+
+@pytest.mark.asyncio
+async def test_sqlite_datasources_refuse_the_whole_migration(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        await create_app(ds, headers, name="Shop")
+        await create_datasource(ds, headers, "shop", slug="stock", **POSTGRES)
+        await create_datasource(ds, headers, "shop", slug="local")  # SQLite: a file here
+        await create_datasource(ds, headers, "shop", slug="attic")
+        response = await ds.client.delete(APP + "/datasources/attic", headers=headers)
+        assert response.status_code == 200
+    finally:
+        await close_data_service(ds)
+    output = migrate(tmp_path, postgres_config, ok=False)
+    assert "2 datasource(s) keep their data in a SQLite file" in output
+    assert "shop/attic (deleted), shop/local." in output
+    assert "datasette dataservice export" in output
+    assert target_rows(postgres_config, "apps") is None  # nothing written, not even the schema
+
+
+@pytest.mark.asyncio
+async def test_a_target_holding_a_catalog_is_refused(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        await create_app(ds, headers, name="Shop")
+    finally:
+        await close_data_service(ds)
+    node, node_headers = await postgres_node(tmp_path, postgres_config)
+    try:
+        await create_app(node, node_headers, name="Elsewhere")
+    finally:
+        await close_data_service(node)
+    output = migrate(tmp_path, postgres_config, ok=False)
+    assert f'schema "{schema_of(postgres_config)}" already holds a catalog with 1 app(s)' in output
+    assert target_rows(postgres_config, "apps") == 1
+    assert target_rows(postgres_config, "schema_operations") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_dry_run_checks_and_writes_nothing(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        await seed(ds, headers)
+    finally:
+        await close_data_service(ds)
+    output = migrate(tmp_path, postgres_config, "--dry-run")
+    assert "Dry run: nothing was written. Would copy" in output and "\n  apps: 2\n" in output
+    assert target_rows(postgres_config, "apps") is None
+    assert "Copied the catalog" in migrate(tmp_path, postgres_config)
+    assert target_rows(postgres_config, "apps") == 2
+
+
+@pytest.mark.asyncio
+async def test_a_schema_change_in_flight_is_refused(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        await create_app(ds, headers, name="Shop")
+        await create_datasource(ds, headers, "shop", slug="stock", **POSTGRES)
+        await create_datatable(ds, headers, "shop", "stock", "items", SCHEMA)
+    finally:
+        await close_data_service(ds)
+    with sqlite3.connect(tmp_path / "data" / "catalog.db") as conn:  # as a crash leaves it
+        conn.execute(
+            "INSERT INTO pending_schema_changes SELECT id, 2, json_schema, schema_hash,"
+            " field_aliases, '{}', '{}', created_at FROM datatables"
+        )
+    output = migrate(tmp_path, postgres_config, ok=False)
+    assert "a schema change is in flight on shop/stock/items: finish or recover" in output
+    assert target_rows(postgres_config, "apps") is None
