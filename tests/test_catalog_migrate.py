@@ -50,15 +50,15 @@ async def postgres_node(tmp_path, postgres_config, name="node"):
     return ds, {"Authorization": f"Bearer {await ds.create_token('root')}"}
 
 
-def migrate(tmp_path, postgres_config, *options: str, ok: bool = True) -> str:
-    """Run the command as an operator does: the servers' configuration in a file."""
+def migrate(tmp_path, postgres_config, *options: str, ok: bool = True, group=False) -> str:
+    """Run the command as an operator does: the servers' configuration in a file, given to
+    the command (or with ``group``, to ``datasette dataservice -c``)."""
     config = tmp_path / "datasette.json"
     plugin = {"postgres": postgres_config, "catalog": {"engine": "postgres"}}
     config.write_text(json.dumps({"plugins": {"datasette-dataservice": plugin}}))
-    result = CliRunner().invoke(
-        cli,
-        ["dataservice", "catalog-migrate", str(tmp_path / "data"), "-c", str(config), *options],
-    )
+    command = ["catalog-migrate", str(tmp_path / "data"), *options]
+    arguments = ["-c", str(config), *command] if group else [*command, "-c", str(config)]
+    result = CliRunner().invoke(cli, ["dataservice", *arguments])
     assert (result.exit_code == 0) is ok, result.output
     return result.output
 
@@ -209,7 +209,7 @@ async def test_a_dry_run_checks_and_writes_nothing(tmp_path, postgres_config):
         await seed(ds, headers)
     finally:
         await close_data_service(ds)
-    output = migrate(tmp_path, postgres_config, "--dry-run")
+    output = migrate(tmp_path, postgres_config, "--dry-run", group=True)
     assert "Dry run: nothing was written. Would copy" in output and "\n  apps: 2\n" in output
     assert target_rows(postgres_config, "apps") is None
     assert "Copied the catalog" in migrate(tmp_path, postgres_config)

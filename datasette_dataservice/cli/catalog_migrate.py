@@ -51,7 +51,7 @@ def catalog_migrate(ctx, data_dir, config, settings, dry_run):
     """
     from ..catalog.copy import copy_catalog
 
-    path = config or (ctx.find_root().obj or {}).get("config_path")
+    path = config or (ctx.obj or {}).get("config_path")
     plugin_config = {**served_plugin_config(path, settings), "data_dir": data_dir}
     try:
         service_config = DataServiceConfig.from_plugin_config(plugin_config)
