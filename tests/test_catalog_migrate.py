@@ -50,11 +50,13 @@ async def postgres_node(tmp_path, postgres_config, name="node"):
     return ds, {"Authorization": f"Bearer {await ds.create_token('root')}"}
 
 
-def migrate(tmp_path, postgres_config, *options: str, ok: bool = True, group=False) -> str:
+def migrate(
+    tmp_path, postgres_config, *options: str, ok: bool = True, group=False, catalog=None
+) -> str:
     """Run the command as an operator does: the servers' configuration in a file, given to
     the command (or with ``group``, to ``datasette dataservice -c``)."""
     config = tmp_path / "datasette.json"
-    plugin = {"postgres": postgres_config, "catalog": {"engine": "postgres"}}
+    plugin = {"postgres": postgres_config, "catalog": catalog or {"engine": "postgres"}}
     config.write_text(json.dumps({"plugins": {"datasette-dataservice": plugin}}))
     command = ["catalog-migrate", str(tmp_path / "data"), *options]
     arguments = ["-c", str(config), *command] if group else [*command, "-c", str(config)]
@@ -171,17 +173,58 @@ async def test_sqlite_datasources_refuse_the_whole_migration(tmp_path, postgres_
     try:
         await create_app(ds, headers, name="Shop")
         await create_datasource(ds, headers, "shop", slug="stock", **POSTGRES)
-        await create_datasource(ds, headers, "shop", slug="local")  # SQLite: a file here
-        await create_datasource(ds, headers, "shop", slug="attic")
-        response = await ds.client.delete(APP + "/datasources/attic", headers=headers)
-        assert response.status_code == 200
+        await create_datatable(ds, headers, "shop", "stock", "items", SCHEMA)
+        for slug in ("local", "attic"):  # SQLite: their data is a file in the data directory
+            await create_datasource(ds, headers, "shop", slug=slug)
+            await create_datatable(ds, headers, "shop", slug, "things", SCHEMA)
+        attic = APP + "/datasources/attic"
+        changed = await ds.client.put(
+            attic + "/datatables/things", json={"json_schema": CHANGED}, headers=headers
+        )
+        assert changed.status_code == 200, changed.text
+        assert (await ds.client.delete(attic, headers=headers)).status_code == 200
     finally:
         await close_data_service(ds)
     output = migrate(tmp_path, postgres_config, ok=False)
-    assert "2 datasource(s) keep their data in a SQLite file" in output
-    assert "shop/attic (deleted), shop/local." in output
-    assert "datasette dataservice export" in output
+    assert "1 datasource(s) keep their data in a SQLite file of this data directory" in output
+    assert "cannot serve: shop/local. Move each to PostgreSQL first" in output
+    assert "1 soft-deleted datasource(s)" in output and "shop/attic (deleted)" in output
+    # Leaving the deleted ones behind does not leave an active one behind.
+    output = migrate(tmp_path, postgres_config, "--leave-deleted-sqlite", ok=False)
+    assert "shop/local" in output and "shop/attic" not in output
     assert target_rows(postgres_config, "apps") is None  # nothing written, not even the schema
+
+    ds, headers = await sqlite_node(tmp_path, postgres_config)  # local moved, then deleted
+    try:
+        deleted = await ds.client.delete(APP + "/datasources/local", headers=headers)
+        assert deleted.status_code == 200
+        before = await ds.client.get(APP + "/operations.json?_size=100", headers=headers)
+    finally:
+        await close_data_service(ds)
+    output = migrate(tmp_path, postgres_config, ok=False)
+    assert "2 soft-deleted datasource(s)" in output
+    assert "shop/attic (deleted), shop/local (deleted). They could be restored" in output
+    output = migrate(tmp_path, postgres_config, "--leave-deleted-sqlite")
+    assert (
+        "Left behind (soft-deleted SQLite datasources): "
+        "datasources 2, datatables 2, schema_versions 3" in output
+    )
+    node, node_headers = await postgres_node(tmp_path, postgres_config)
+    try:
+        listed = await node.client.get(
+            APP + "/datasources.json?include_deleted=1", headers=node_headers
+        )
+        assert [d["slug"] for d in listed.json()["datasources"]] == ["stock"]
+        restore = await node.client.post(attic + "/restore", headers=node_headers)
+        assert restore.status_code == 404
+        # The audit trail is whole, the left-behind datasources' entries included.
+        after = await node.client.get(APP + "/operations.json?_size=100", headers=node_headers)
+        assert after.json() == before.json()
+        # Their ids are not given again (the audit trail names them).
+        created = await create_datasource(node, node_headers, "shop", slug="fresh", **POSTGRES)
+        assert created["id"] == 4
+    finally:
+        await close_data_service(node)
 
 
 @pytest.mark.asyncio
@@ -232,4 +275,34 @@ async def test_a_schema_change_in_flight_is_refused(tmp_path, postgres_config):
         )
     output = migrate(tmp_path, postgres_config, ok=False)
     assert "a schema change is in flight on shop/stock/items: finish or recover" in output
+    assert target_rows(postgres_config, "apps") is None
+
+
+@pytest.mark.asyncio
+async def test_postgres_datasources_the_servers_would_not_find_are_refused(
+    tmp_path, postgres_config
+):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        await create_app(ds, headers, name="Shop")
+        await create_datasource(ds, headers, "shop", slug="stock", **POSTGRES)
+        await create_datasource(ds, headers, "shop", slug="spare", **POSTGRES)
+        await create_datatable(ds, headers, "shop", "spare", "items", SCHEMA)
+    finally:
+        await close_data_service(ds)
+    # The servers would know the same server under another connection name only.
+    renamed = {"other": postgres_config["main"]}
+    output = migrate(tmp_path, renamed, ok=False, catalog={"engine": "postgres"})
+    assert 'datasource shop/stock is on the PostgreSQL connection "main"' in output
+    assert "configuration does not have (other)" in output
+    # The database of a datasource's tables is not on the connection's server (dropped here;
+    # stock has no table, so no database yet, and that is no problem).
+    with sqlite3.connect(tmp_path / "data" / "catalog.db") as conn:
+        (raw,) = conn.execute("SELECT provider_config FROM datasources WHERE slug = 'spare'")
+    database = json.loads(raw[0])["database"]
+    with psycopg.connect(postgres_config["main"]["dsn"], autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+    output = migrate(tmp_path, postgres_config, ok=False)
+    assert f'datasource shop/spare: its database "{database}" is not on' in output
+    assert "shop/stock" not in output
     assert target_rows(postgres_config, "apps") is None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,10 +48,13 @@ class CopyResult:
     connection: str
     schema: str
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied, in copy order
+    left_behind: dict[str, int] = field(default_factory=dict)  # table -> rows not copied
     dry_run: bool = False
 
 
-def copy_catalog(config: DataServiceConfig, *, dry_run: bool = False) -> CopyResult:
+def copy_catalog(
+    config: DataServiceConfig, *, dry_run: bool = False, leave_deleted_sqlite: bool = False
+) -> CopyResult:
     """Copy ``config.data_dir``'s SQLite catalog into ``config.catalog``'s Postgres schema.
 
     CopyRefused (nothing written) when the source holds what cannot move or the target
@@ -70,7 +74,7 @@ def copy_catalog(config: DataServiceConfig, *, dry_run: bool = False) -> CopyRes
     lock = DataDirLock.acquire(config.data_dir)
     try:
         with _source(config, migrate=not dry_run) as source:
-            problems = _source_problems(source, config)
+            problems, leave = _source_problems(source, config, leave_deleted_sqlite)
             with psycopg.connect(connection.dsn, autocommit=True) as conn:
                 with conn.transaction() as transaction:
                     migrate_postgres(conn, schema)
@@ -78,9 +82,13 @@ def copy_catalog(config: DataServiceConfig, *, dry_run: bool = False) -> CopyRes
                     problems += _target_problems(conn, schema, plan)
                     if problems:
                         raise CopyRefused(problems)
-                    for table, columns in plan.items():
-                        result.rows[table] = _copy_table(source, conn, schema, table, columns)
-                    _check_counts(source, conn, schema, result.rows)
+                    left = defaultdict(set, {("datasources", "id"): set(leave)})
+                    for table in plan:
+                        copied, omitted = _copy_table(source, conn, schema, table, plan, left)
+                        result.rows[table] = copied
+                        if omitted:
+                            result.left_behind[table] = omitted
+                    _check_counts(source, conn, schema, result)
                     if dry_run:
                         raise psycopg.Rollback(transaction)
     finally:
@@ -111,25 +119,39 @@ def _rows(conn: sqlite3.Connection, query: str) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def _source_problems(source: sqlite3.Connection, config: DataServiceConfig) -> list[str]:
-    """What keeps this catalog from moving, each with the way out."""
+def _source_problems(
+    source: sqlite3.Connection, config: DataServiceConfig, leave_deleted_sqlite: bool
+) -> tuple[list[str], list[int]]:
+    """What keeps this catalog from moving, each with the way out; and the ids of the
+    soft-deleted SQLite datasources to leave behind."""
     problems = []
     datasources = _rows(
         source,
-        "SELECT d.*, a.slug AS app_slug, a.tenant FROM datasources d"
-        " JOIN apps a ON a.id = d.app_id ORDER BY a.tenant, a.slug, d.slug",
+        "SELECT d.*, a.slug AS app_slug, a.tenant, EXISTS (SELECT 1 FROM datatables t"
+        " WHERE t.datasource_id = d.id AND t.is_materialized = 1) AS has_tables"
+        " FROM datasources d JOIN apps a ON a.id = d.app_id ORDER BY a.tenant, a.slug, d.slug",
     )
-    local = [d for d in datasources if d["engine"] != "postgres"]
+    local = [d for d in datasources if d["engine"] != "postgres" and d["is_active"]]
+    deleted = [d for d in datasources if d["engine"] != "postgres" and not d["is_active"]]
     if local:
-        names = ", ".join(_name(d) + ("" if d["is_active"] else " (deleted)") for d in local)
         problems.append(
             f"{len(local)} datasource(s) keep their data in a SQLite file of this data directory,"
-            f" which a catalog shared by several nodes cannot serve: {names}. Move each to "
-            "PostgreSQL first: export its app (datasette dataservice export) and import the "
-            'package into a datasource with provider_config {"engine": "postgres"}, or create '
-            "a Postgres datasource and import its tables' rows; then delete the SQLite "
-            "datasource. A soft-deleted one blocks too: it could be restored, and its file "
-            "does not move"
+            " which a catalog shared by several nodes cannot serve: "
+            + ", ".join(map(_name, local))
+            + ". Move each to PostgreSQL first: create a datasource with provider_config "
+            '{"engine": "postgres"} in its app, its datatables with the same schemas, and '
+            "import their rows (datasette dataservice export writes them as CSV files; "
+            "datasette dataservice import loads one); then delete the SQLite datasource"
+        )
+    if deleted and not leave_deleted_sqlite:
+        problems.append(
+            f"{len(deleted)} soft-deleted datasource(s) keep their data in a SQLite file of "
+            "this data directory: "
+            + ", ".join(_name(d) + " (deleted)" for d in deleted)
+            + ". They could be restored, and their files do not move: restore and move them "
+            "as above, or run again with --leave-deleted-sqlite to leave them behind (with "
+            "their datatables and versions; their files stay here, their audit entries are "
+            "copied)"
         )
     problems += _unreachable_datasources(
         [d for d in datasources if d["engine"] == "postgres"], config
@@ -147,7 +169,7 @@ def _source_problems(source: sqlite3.Connection, config: DataServiceConfig) -> l
             "(start the server on this data directory once: its start-up recovery completes "
             "or rolls back the change), then stop it and run this again"
         )
-    return problems
+    return problems, [d["id"] for d in deleted] if leave_deleted_sqlite else []
 
 
 def _name(row: dict) -> str:
@@ -157,7 +179,9 @@ def _name(row: dict) -> str:
 
 def _unreachable_datasources(datasources: list[dict], config: DataServiceConfig) -> list[str]:
     """Postgres datasources the configured servers would not find: their connection is not
-    configured, or their database is not on it (the configuration names another server)."""
+    configured, or the database holding their tables is not on it (the configuration names
+    another server). A datasource's database is created with its first table, and would be
+    again, empty: so only datasources with tables need theirs."""
     problems, databases = [], {}
     for datasource in datasources:
         provider_config = json.loads(datasource["provider_config"])
@@ -168,7 +192,7 @@ def _unreachable_datasources(datasources: list[dict], config: DataServiceConfig)
                 f" which the configuration does not have ({', '.join(config.postgres)}):"
                 " configure it as the servers will"
             )
-        elif provider_config.get("database"):
+        elif provider_config.get("database") and datasource["has_tables"]:
             databases.setdefault(connection, {})[provider_config["database"]] = datasource
     for connection, wanted in databases.items():
         with psycopg.connect(config.postgres[connection].dsn, autocommit=True) as conn:
@@ -188,9 +212,16 @@ def _unreachable_datasources(datasources: list[dict], config: DataServiceConfig)
     return problems
 
 
-def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> dict:
-    """table -> the SQLite table's columns, for every table both catalogs have, referenced
-    tables first. A column or table only the source has would be lost: refused."""
+@dataclass
+class Table:
+    columns: list[str]  # the SQLite table's, all of which the Postgres one has
+    # (column, referenced table, referenced column) for each foreign key on Postgres
+    links: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> dict[str, Table]:
+    """Every table both catalogs have, referenced tables first. A column or table only the
+    source has would be lost: refused."""
     source_columns = {
         name: [row[1] for row in source.execute(f"PRAGMA table_info({_quoted(name)})")]
         for (name,) in source.execute(
@@ -217,17 +248,22 @@ def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> 
             + ", ".join(sorted(set(missing)))
             + ": this version of the plugin cannot copy this catalog"
         )
-    order = TopologicalSorter({table: set() for table in sorted(source_columns)})
-    for table, referenced in conn.execute(
-        "SELECT src.relname, dst.relname FROM pg_constraint c"
+    tables = {name: Table(columns) for name, columns in source_columns.items()}
+    order = TopologicalSorter({name: set() for name in sorted(tables)})
+    for table, column, referenced, referenced_column in conn.execute(
+        "SELECT src.relname, a.attname, dst.relname, b.attname FROM pg_constraint c"
         " JOIN pg_class src ON src.oid = c.conrelid JOIN pg_class dst ON dst.oid = c.confrelid"
         " JOIN pg_namespace n ON n.oid = src.relnamespace"
-        " WHERE c.contype = 'f' AND n.nspname = %s AND src.relname <> dst.relname",
+        " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+        " JOIN pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = c.confkey[1]"
+        " WHERE c.contype = 'f' AND n.nspname = %s ORDER BY 1, 2",
         (schema,),
     ):
-        if table in source_columns and referenced in source_columns:
-            order.add(table, referenced)
-    return {table: source_columns[table] for table in order.static_order()}
+        if table in tables and referenced in tables:
+            tables[table].links.append((column, referenced, referenced_column))
+            if referenced != table:
+                order.add(table, referenced)
+    return {name: tables[name] for name in order.static_order()}
 
 
 def _count(conn: psycopg.Connection, schema: str, table: str) -> int:
@@ -260,32 +296,52 @@ def _target_problems(conn: psycopg.Connection, schema: str, plan: dict) -> list[
 
 
 def _copy_table(
-    source: sqlite3.Connection, conn: psycopg.Connection, schema: str, table: str, columns: list
-) -> int:
-    """COPY the rows in with their ids; each identity sequence then starts past them."""
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    copied = 0
-    select = "SELECT {} FROM {}".format(", ".join(map(_quoted, columns)), _quoted(table))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, table), names)
+    source: sqlite3.Connection,
+    conn: psycopg.Connection,
+    schema: str,
+    name: str,
+    plan: dict[str, Table],
+    left: dict[tuple[str, str], set],
+) -> tuple[int, int]:
+    """COPY a table's rows in with their ids, but those left behind: the seeded ones in
+    ``left`` and those referencing a row left behind. Returns (copied, left behind).
+    Each identity sequence then starts past the source's largest id, so no id of a row left
+    behind (which the audit trail may name) is given again."""
+    table = plan[name]
+    position = {column: i for i, column in enumerate(table.columns)}
+    # This table's columns that rows of others reference, or that name rows to leave behind:
+    # a row left behind adds its values there; and the references this table's rows make.
+    tracked = {(t, c) for other in plan.values() for _, t, c in other.links} | set(left)
+    own = [(position[c], left[(t, c)]) for t, c in sorted(tracked) if t == name and c in position]
+    checks = own + [(position[c], left[(t, rc)]) for c, t, rc in table.links if c in position]
+    names = sql.SQL(", ").join(map(sql.Identifier, table.columns))
+    select = "SELECT {} FROM {}".format(", ".join(map(_quoted, table.columns)), _quoted(name))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, name), names)
+    copied = omitted = 0
     with conn.cursor().copy(statement) as copy:
         for row in source.execute(select):
+            if any(row[i] is not None and row[i] in values for i, values in checks):
+                for i, values in own:
+                    values.add(row[i])
+                omitted += 1
+                continue
             copy.write_row(row)
             copied += 1
     identities = conn.execute(
         "SELECT column_name FROM information_schema.columns"
         " WHERE table_schema = %s AND table_name = %s AND is_identity = 'YES'",
-        (schema, table),
+        (schema, name),
     ).fetchall()
-    qualified = sql.Identifier(schema, table).as_string(conn)
+    qualified = sql.Identifier(schema, name).as_string(conn)
     for (column,) in identities:
-        conn.execute(
-            sql.SQL("SELECT setval(pg_get_serial_sequence(%s, %s), max({})) FROM {}").format(
-                sql.Identifier(column), sql.Identifier(schema, table)
+        (largest,) = source.execute(
+            f"SELECT max({_quoted(column)}) FROM {_quoted(name)}"
+        ).fetchone()
+        if largest is not None:
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence(%s, %s), %s)", (qualified, column, largest)
             )
-            + sql.SQL(" HAVING max({}) IS NOT NULL").format(sql.Identifier(column)),
-            (qualified, column),
-        )
-    return copied
+    return copied, omitted
 
 
 def _quoted(name: str) -> str:
@@ -293,10 +349,13 @@ def _quoted(name: str) -> str:
 
 
 def _check_counts(
-    source: sqlite3.Connection, conn: psycopg.Connection, schema: str, rows: dict[str, int]
+    source: sqlite3.Connection, conn: psycopg.Connection, schema: str, result: CopyResult
 ) -> None:
-    """Belt and braces: every table holds as many rows as its source."""
-    for table, copied in rows.items():
+    """Belt and braces: every table holds its source's rows but those left behind."""
+    for table, copied in result.rows.items():
         on_source = source.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
-        if not on_source == copied == _count(conn, schema, table):
-            raise DataServiceError(f"{table}: {on_source} rows, {copied} copied", status=500)
+        omitted = result.left_behind.get(table, 0)
+        if not on_source - omitted == copied == _count(conn, schema, table):
+            raise DataServiceError(
+                f"{table}: {on_source} rows, {copied} copied, {omitted} left behind", status=500
+            )
