@@ -306,3 +306,19 @@ async def test_postgres_datasources_the_servers_would_not_find_are_refused(
     assert f'datasource shop/spare: its database "{database}" is not on' in output
     assert "shop/stock" not in output
     assert target_rows(postgres_config, "apps") is None
+
+
+@pytest.mark.asyncio
+async def test_what_the_command_cannot_reach_or_read_is_said(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        await create_app(ds, headers, name="Shop")
+    finally:
+        await close_data_service(ds)
+    down = {"main": {**postgres_config["main"], "dsn": "postgresql://postgres@127.0.0.1:1/x"}}
+    output = migrate(tmp_path, down, ok=False)
+    assert 'PostgreSQL connection "main" is unavailable: connection' in output
+    output = migrate(tmp_path, postgres_config, ok=False, catalog={"engine": "sqlite"})
+    assert "the configuration's catalog is not on PostgreSQL" in output
+    output = migrate(tmp_path, postgres_config, ok=False, catalog={"engine": "mysql"})
+    assert "plugins.datasette-dataservice: catalog.engine must be sqlite or postgres" in output

@@ -7,8 +7,11 @@ each identity sequence set past the largest id; a table added by a later migrati
 sides is copied with no change here. Only what cannot move is special:
 
 - ``datasources``: a SQLite datasource's data is a file on this node, which a shared catalog
-  cannot serve (nor restore, when it is soft-deleted): any of them refuses the copy. A
-  Postgres datasource must name a connection the target configuration has.
+  cannot serve (nor restore, when it is soft-deleted): any of them refuses the copy, unless
+  the soft-deleted ones are to be left behind; then so are the rows that reference them
+  (datatables, versions: whatever has a foreign key to a row left behind), but not their
+  audit entries, which carry no foreign keys on Postgres. A Postgres datasource must name a
+  connection the target configuration has.
 - ``pending_schema_changes``: a change in flight is finished or undone by the start-up
   recovery of a server on the data directory, which knows the node's state; it is not moved.
 
@@ -75,7 +78,7 @@ def copy_catalog(
     try:
         with _source(config, migrate=not dry_run) as source:
             problems, leave = _source_problems(source, config, leave_deleted_sqlite)
-            with psycopg.connect(connection.dsn, autocommit=True) as conn:
+            with _connect(config, connection.name) as conn:
                 with conn.transaction() as transaction:
                     migrate_postgres(conn, schema)
                     plan = _plan(source, conn, schema)
@@ -94,6 +97,16 @@ def copy_catalog(
     finally:
         lock.release()
     return result
+
+
+def _connect(config: DataServiceConfig, name: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(config.postgres[name].dsn, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as error:  # its text names host and port, not the DSN
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+        raise DataServiceError(
+            f'PostgreSQL connection "{name}" is unavailable: {message}', status=503
+        ) from error
 
 
 @contextmanager
@@ -195,7 +208,7 @@ def _unreachable_datasources(datasources: list[dict], config: DataServiceConfig)
         elif provider_config.get("database") and datasource["has_tables"]:
             databases.setdefault(connection, {})[provider_config["database"]] = datasource
     for connection, wanted in databases.items():
-        with psycopg.connect(config.postgres[connection].dsn, autocommit=True) as conn:
+        with _connect(config, connection) as conn:
             found = {
                 name
                 for (name,) in conn.execute(

@@ -57,7 +57,7 @@ def catalog_migrate(ctx, data_dir, config, settings, dry_run, leave_deleted_sqli
     DATA_DIR's catalog.db is brought to the newest version and otherwise left as it was;
     serve with the Postgres catalog from then on.
     """
-    from ..catalog.copy import copy_catalog
+    from ..catalog.copy import CopyRefused, copy_catalog
 
     path = config or (ctx.obj or {}).get("config_path")
     plugin_config = {**served_plugin_config(path, settings), "data_dir": data_dir}
@@ -68,8 +68,10 @@ def catalog_migrate(ctx, data_dir, config, settings, dry_run, leave_deleted_sqli
         )
     except ValueError as error:  # the configuration, as a server would refuse it
         raise click.ClickException(f"plugins.{PLUGIN_NAME}: {error}") from error
-    except DataServiceError as error:
+    except CopyRefused as error:
         raise click.ClickException("\n  ".join(["refused:", *error.errors])) from error
+    except DataServiceError as error:
+        raise click.ClickException("; ".join(error.errors)) from error
     except StartupError as error:  # a server holds the data directory
         raise click.ClickException(str(error)) from error
     counts = "".join(f"\n  {table}: {rows}" for table, rows in result.rows.items())
