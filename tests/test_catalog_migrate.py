@@ -374,7 +374,7 @@ async def test_a_table_a_later_migration_adds_is_copied_too(tmp_path, postgres_c
             "INSERT INTO notes (id, datatable_id, note) SELECT 10 + id, id, name FROM datatables"
         )
     output = migrate(tmp_path, postgres_config, "--leave-deleted-sqlite")
-    assert "\n  notes: 1\n" in output and "datatables 1, notes 1" in output
+    assert "\n  notes: 1\n" in output and "schema_versions 1, notes 1\n" in output
     schema = schema_of(postgres_config)
     with psycopg.connect(postgres_config["main"]["dsn"]) as conn:
         notes = conn.execute(f'SELECT id, datatable_id, note FROM "{schema}".notes').fetchall()

@@ -28,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from graphlib import TopologicalSorter
 
 import psycopg
 from psycopg import sql
@@ -239,6 +238,7 @@ def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> 
         name: [row[1] for row in source.execute(f"PRAGMA table_info({_quoted(name)})")]
         for (name,) in source.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY rowid"  # the order the migrations created them in
         )
         if name not in OWN_TABLES
     }
@@ -262,7 +262,7 @@ def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> 
             + ": this version of the plugin cannot copy this catalog"
         )
     tables = {name: Table(columns) for name, columns in source_columns.items()}
-    order = TopologicalSorter({name: set() for name in sorted(tables)})
+    needs: dict[str, set[str]] = {name: set() for name in tables}
     for table, column, referenced, referenced_column in conn.execute(
         "SELECT src.relname, a.attname, dst.relname, b.attname FROM pg_constraint c"
         " JOIN pg_class src ON src.oid = c.conrelid JOIN pg_class dst ON dst.oid = c.confrelid"
@@ -275,8 +275,14 @@ def _plan(source: sqlite3.Connection, conn: psycopg.Connection, schema: str) -> 
         if table in tables and referenced in tables:
             tables[table].links.append((column, referenced, referenced_column))
             if referenced != table:
-                order.add(table, referenced)
-    return {name: tables[name] for name in order.static_order()}
+                needs[table].add(referenced)
+    order: list[str] = []
+    while len(order) < len(tables):  # the first table created whose referenced ones are in
+        ready = [t for t in tables if t not in order and needs[t] <= set(order)]
+        if not ready:
+            raise CopyRefused("the catalog's tables reference each other in a cycle")
+        order.append(ready[0])
+    return {name: tables[name] for name in order}
 
 
 def _count(conn: psycopg.Connection, schema: str, table: str) -> int:
