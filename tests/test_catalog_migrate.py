@@ -384,3 +384,31 @@ async def test_a_table_a_later_migration_adds_is_copied_too(tmp_path, postgres_c
             (kept["id"],),
         ).fetchone()
         assert next_id == 13  # past the largest id of the source, the one left behind too
+
+
+def test_an_older_catalog_is_migrated_first(tmp_path, postgres_config, monkeypatch):
+    """A catalog.db at version 1 is brought to the newest version, in place (a dry run
+    migrates a copy in memory and leaves the file as it was), then copied."""
+    from datasette_dataservice.catalog import migrations
+
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "data" / "catalog.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        migrations.migrate(conn)
+    conn.execute(
+        "INSERT INTO apps (name, slug, created_at, updated_at)"
+        " VALUES ('Old', 'old', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')"
+    )
+    conn.close()
+
+    def version() -> int:
+        with sqlite3.connect(path) as conn:
+            return migrations.current_version(conn)
+
+    assert "\n  pending_schema_changes: 0" in migrate(tmp_path, postgres_config, "--dry-run")
+    assert version() == 1
+    migrate(tmp_path, postgres_config)
+    assert version() == migrations.MIGRATIONS[-1][0]
+    assert target_rows(postgres_config, "apps") == 1
