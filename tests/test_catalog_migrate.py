@@ -257,6 +257,11 @@ async def test_a_dry_run_checks_and_writes_nothing(tmp_path, postgres_config):
     assert target_rows(postgres_config, "apps") is None
     assert "Copied the catalog" in migrate(tmp_path, postgres_config)
     assert target_rows(postgres_config, "apps") == 2
+    # Settings apply over the file, as datasette serve -s does: here another schema.
+    elsewhere = postgres_config["main"]["schema_prefix"] + "elsewhere"
+    setting = ("-s", "plugins.datasette-dataservice.catalog.schema", elsewhere)
+    output = migrate(tmp_path, postgres_config, "--dry-run", *setting)
+    assert f'Would copy to schema "{elsewhere}" of PostgreSQL connection "main"' in output
 
 
 @pytest.mark.asyncio
