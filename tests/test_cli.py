@@ -92,6 +92,29 @@ def test_commands_refuse_what_the_api_refuses(run, tmp_path):
     assert "not the current schema" in output
 
 
+def test_the_groups_configuration_reaches_the_commands(tmp_path):
+    """``datasette dataservice -c datasette.yml COMMAND``: the file's settings apply (here a
+    limit of one field per Table Schema refuses a two-field table)."""
+    config = tmp_path / "datasette.yml"
+    config.write_text("plugins:\n  datasette-dataservice:\n    max_fields: 1\n")
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    runner = CliRunner()
+
+    def invoke(*arguments):
+        return runner.invoke(cli, ["dataservice", "-c", str(config), *arguments])
+
+    assert invoke("create-app", str(data_dir), "a").exit_code == 0
+    assert (
+        invoke("create-datasource", str(data_dir), "a", "d", "--provider-type", "jsonb").exit_code
+        == 0
+    )
+    refused = invoke("create-table", str(data_dir), "a", "d", "t", str(schema_file))
+    assert refused.exit_code != 0 and "at most 1" in refused.output, refused.output
+
+
 def test_export_and_import_package(run, tmp_path):
     schema_file = tmp_path / "schema.json"
     schema_file.write_text(json.dumps({**SCHEMA, "primaryKey": ["id"]}))

@@ -52,7 +52,7 @@ def run_with_service(data_dir: str, work):
     from ..service.core import service_for
 
     context = click.get_current_context(silent=True)
-    plugin_config = dict(((context and context.find_root().obj) or {}).get("plugin_config") or {})
+    plugin_config = dict(((context and context.obj) or {}).get("plugin_config") or {})
     plugin_config["data_dir"] = str(Path(data_dir).resolve())
     config = {"plugins": {PLUGIN_NAME: plugin_config}}
 
@@ -73,4 +73,4 @@ def run_with_service(data_dir: str, work):
         raise click.ClickException(str(error)) from error
 
 
-from . import catalog, demo, transfer  # noqa: E402, F401  (they add their commands)
+from . import catalog, catalog_migrate, demo, transfer  # noqa: E402, F401  (they add their commands)
