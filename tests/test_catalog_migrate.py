@@ -3,6 +3,7 @@ same apps, datasources, datatables, versions, operations and rows, or nothing mo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 
@@ -417,3 +418,24 @@ def test_an_older_catalog_is_migrated_first(tmp_path, postgres_config, monkeypat
     migrate(tmp_path, postgres_config)
     assert version() == migrations.MIGRATIONS[-1][0]
     assert target_rows(postgres_config, "apps") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_node_already_running_serves_the_copy_without_a_restart(tmp_path, postgres_config):
+    ds, headers = await sqlite_node(tmp_path, postgres_config)
+    try:
+        table = await seed(ds, headers)
+    finally:
+        await close_data_service(ds)
+    node, node_headers = await postgres_node(tmp_path, postgres_config)
+    try:
+        assert (await node.client.get(table + ".json", headers=node_headers)).status_code == 404
+        migrate(tmp_path, postgres_config)
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await node.client.get(table + ".json", headers=node_headers)).status_code != 200:
+            assert asyncio.get_running_loop().time() < deadline, "the copy was never served"
+            await asyncio.sleep(0.05)
+        apps = await node.client.get("/-/apps.json", headers=node_headers)
+        assert [app["slug"] for app in apps.json()["apps"]] == ["shop"]
+    finally:
+        await close_data_service(node)

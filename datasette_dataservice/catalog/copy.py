@@ -36,6 +36,7 @@ from ..config import DataServiceConfig
 from ..errors import DataServiceError
 from . import migrations
 from .data_dir_lock import DataDirLock
+from .engines import channel_of
 from .postgres_migrations import migrate_postgres
 
 OWN_TABLES = {"catalog_migrations"}  # each catalog's own bookkeeping, never copied
@@ -93,6 +94,8 @@ def copy_catalog(
                     _check_counts(source, conn, schema, result)
                     if dry_run:
                         raise psycopg.Rollback(transaction)
+                    # Nodes already serving the (empty) catalog serve the copy at commit.
+                    conn.execute("SELECT pg_notify(%s, 'catalog-migrate')", (channel_of(schema),))
     finally:
         lock.release()
     return result

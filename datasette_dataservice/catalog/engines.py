@@ -125,7 +125,7 @@ class PostgresCatalog:
         # Every write that changes the catalog tells the other nodes, on this channel, at
         # commit; the payload names the writer so it does not answer itself.
         self.node_id = uuid.uuid4().hex
-        self.channel = "dataservice_" + hashlib.sha256(schema.encode()).hexdigest()[:16]
+        self.channel = channel_of(schema)
         self._listener: CatalogListener | None = None
 
     @classmethod
@@ -217,6 +217,11 @@ class CatalogListener(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join(timeout=5)
+
+
+def channel_of(schema: str) -> str:
+    """The channel a catalog's changes are announced on (a valid identifier, any schema)."""
+    return "dataservice_" + hashlib.sha256(schema.encode()).hexdigest()[:16]
 
 
 async def open_catalog(datasette, config: DataServiceConfig) -> Catalog:
