@@ -374,3 +374,31 @@ async def test_a_change_on_one_node_is_served_by_the_other(tmp_path, postgres_co
     finally:
         await close_data_service(a)
         await close_data_service(b)
+
+
+@pytest.mark.asyncio
+async def test_a_catalog_server_restart_costs_no_request(tmp_path, postgres_config):
+    """Connections the server dropped (as a restart does) are replaced: the next read and the
+    next write succeed, nothing is written twice."""
+    ds = await start(tmp_path, postgres_config, "postgres")
+    schema = catalog_schema(postgres_config)
+    try:
+        headers = await root_headers(ds)
+        await create_app(ds, headers, name="Shop")
+        for request in (
+            lambda: ds.client.get(APP + ".json", headers=headers),
+            lambda: ds.client.post("/-/apps", json={"name": "Other"}, headers=headers),
+        ):
+            with psycopg.connect(postgres_config["main"]["dsn"], autocommit=True) as conn:
+                dropped = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = %s",
+                    (f"dataservice-catalog {schema}"[:63],),
+                ).fetchall()
+            assert dropped, "the catalog's sessions were found"
+            response = await request()
+            assert response.status_code in (200, 201), response.text
+        apps = await ds.client.get("/-/apps.json", headers=headers)
+        assert [app["slug"] for app in apps.json()["apps"]] == ["shop", "other"]
+    finally:
+        await close_data_service(ds)

@@ -115,7 +115,9 @@ class PostgresCatalog:
             min_size=1,
             max_size=max_size,
             configure=self._configure,
-            kwargs={"autocommit": True},  # reads need no BEGIN/COMMIT round trips
+            # Reads need no BEGIN/COMMIT round trips; the name tells the catalog's sessions
+            # apart in pg_stat_activity.
+            kwargs={"autocommit": True, "application_name": f"dataservice-catalog {schema}"[:63]},
             open=False,
             name=f"dataservice-catalog-{schema}",
         )
@@ -152,16 +154,45 @@ class PostgresCatalog:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
 
     def _read(self, fn: Callable[[CatalogConnection], T]) -> T:
-        """Each statement sees what is committed when it runs, as SQLite's reads do."""
-        with self.pool.connection() as conn:
-            return fn(CatalogConnection(conn))
+        """Each statement sees what is committed when it runs, as SQLite's reads do. A read
+        on a connection the server dropped (a restart) runs again on a new one."""
+        for attempt in (1, 2):
+            try:
+                with self.pool.connection() as conn:
+                    return fn(CatalogConnection(conn))
+            except psycopg.OperationalError as error:
+                if attempt == 2:
+                    raise self._unavailable() from error
+                self.pool.check()  # drop every other connection the server dropped too
+            except PoolTimeout as error:
+                raise self._unavailable() from error
+        raise AssertionError("unreachable")
 
     def _write(self, fn: Callable[[CatalogConnection], T], notify: bool) -> T:
-        with self.pool.connection() as conn, conn.transaction():  # rolled back if fn raises
-            result = fn(CatalogConnection(conn))
-            if notify:  # delivered when (and only if) the transaction commits
-                conn.execute("SELECT pg_notify(%s, %s)", (self.channel, self.node_id))
-            return result
+        """One transaction. A connection the server dropped (a restart) is found before
+        anything is written and replaced; a connection lost after that is a 503, and the
+        server rolls the transaction back."""
+        try:
+            for attempt in (1, 2):
+                with self.pool.connection() as conn:  # a broken one is discarded on return
+                    if not _answers(conn):
+                        if attempt == 1:
+                            self.pool.check()  # drop the others the server dropped too
+                            continue
+                        raise self._unavailable()
+                    with conn.transaction():  # rolled back if fn raises
+                        result = fn(CatalogConnection(conn))
+                        if notify:  # delivered when (and only if) the transaction commits
+                            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, self.node_id))
+                        return result
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise self._unavailable() from error
+        raise AssertionError("unreachable")
+
+    def _unavailable(self) -> DataServiceError:
+        return DataServiceError(
+            "The catalog's PostgreSQL server is unavailable; retry in a moment", status=503
+        )
 
     async def read(self, fn: Callable[[CatalogConnection], T]) -> T:
         return await asyncio.to_thread(self._read, fn)
@@ -217,6 +248,14 @@ class CatalogListener(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join(timeout=5)
+
+
+def _answers(conn: psycopg.Connection) -> bool:
+    try:
+        conn.execute("")  # an empty query: one round trip, nothing run
+        return True
+    except psycopg.OperationalError:
+        return False
 
 
 def channel_of(schema: str) -> str:
