@@ -195,8 +195,11 @@ async def test_a_node_waiting_for_the_lock_holds_no_connection_and_can_be_cancel
     datatable_id = (await one.datatable())["id"]
     async with one.service.schema_lock(datatable_id):
         waiting = asyncio.ensure_future(two.put(with_field("late")))
-        while not await _lock_is_awaited(two, datatable_id):
+        for _ in range(3000):  # until node two waits in PostgreSQL (30 s at most)
+            if await _lock_is_awaited(two, datatable_id):
+                break
             await asyncio.sleep(0.01)
+        assert await _lock_is_awaited(two, datatable_id), "node two never waited for the lock"
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
