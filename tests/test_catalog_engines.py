@@ -28,10 +28,10 @@ DATATABLE = APP + "/datasources/stock/datatables/items"
 
 
 async def start(tmp_path, postgres_config, catalog: str, name: str = "data"):
-    extra = (
-        {"catalog": {"engine": "postgres", "connection": "main"}} if catalog == "postgres" else {}
+    engine = {"engine": "postgres", "connection": "main"} if catalog == "postgres" else {}
+    ds = make_datasette(
+        tmp_path / name, postgres=postgres_config, catalog=engine or {"engine": "sqlite"}
     )
-    ds = make_datasette(tmp_path / name, postgres=postgres_config, **extra)
     await ds.invoke_startup()
     return ds
 

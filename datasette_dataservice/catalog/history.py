@@ -128,7 +128,7 @@ def count_operations(
 
 # Schema changes in flight --------------------------------------------------------------------
 # Written before a migration touches the physical table and removed in the transaction that
-# records it, so a crash in between leaves a row that start-up recovery resolves.
+# records it, so a crash in between leaves a row that recovery (service.recovery) resolves.
 
 
 def insert_pending_change(conn, datatable_id: int, change: dict[str, Any]) -> None:
@@ -144,3 +144,8 @@ def delete_pending_change(conn, datatable_id: int) -> None:
 
 def pending_changes(conn) -> list[Row]:
     return _rows(conn, "SELECT * FROM pending_schema_changes ORDER BY datatable_id")
+
+
+def pending_change(conn, datatable_id: int) -> Row | None:
+    sql = "SELECT * FROM pending_schema_changes WHERE datatable_id = ?"
+    return _one(conn, sql, (datatable_id,))

@@ -9,6 +9,7 @@ import sqlite3
 import weakref
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from datasette.database import Database
@@ -22,6 +23,7 @@ from ..providers.postgres_isolation import new_database_name
 from ..providers.postgres_storage import PostgresConnections, PostgresTarget, schema_name
 from ..providers.registry import KNOWN_PROVIDER_TYPES, provider_classes
 from .request_cache import cached_read
+from .schema_lock import schema_lock
 
 T = TypeVar("T")
 
@@ -70,8 +72,9 @@ class DataService:
         self._cache_lock = asyncio.Lock()  # one read fills a cache for concurrent askers
         self._syncing: asyncio.Future | None = None
         self._sync_again = False
-        # Schema changes to one datatable run one at a time (see service.migrations).
+        # Schema changes to one datatable run one at a time: take them with schema_lock().
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.sweeper = None  # service.sweeper.Sweeper, on a shared catalog
         # (datatable id, import id) -> service.importer.ImportStatus: an import is found
         # through its own datatable only, never through a same-named one of another tenant.
         self.imports: dict[tuple[int, str], Any] = {}
@@ -140,9 +143,15 @@ class DataService:
         """Close the Postgres pools (SQLite databases close with Datasette)."""
         if self._syncing is not None:
             self._syncing.cancel()
+        if self.sweeper is not None:
+            await self.sweeper.stop()
         await self.postgres.close()
         if self.catalog is not None:
             await self.catalog.close()
+
+    def schema_lock(self, datatable_id: int) -> AbstractAsyncContextManager[None]:
+        """Held while the datatable's schema changes, on this node and every other."""
+        return schema_lock(self, datatable_id)
 
     # Catalog access -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from ..errors import DataServiceError
 from .core import DataService, service_for
 from .recovery import recover_interrupted_changes
 from .softdelete import reconcile_trash
+from .sweeper import start_sweeper
 from .views import refresh_views
 
 _start_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -60,3 +61,4 @@ async def _start(service: DataService) -> None:
         print(f"datasette-dataservice finished an interrupted soft delete or restore: {outcome}")
     for outcome in await refresh_views(service):
         print(f"datasette-dataservice regenerated a view an earlier release wrote: {outcome}")
+    start_sweeper(service)  # on a shared catalog, what a dead node left half-done

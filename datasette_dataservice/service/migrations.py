@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import history, store
+from ..catalog.postgres_locks import run_to_the_end
 from ..errors import BadRequest, Conflict, DataServiceError
 from ..providers.base import MigrationPlan, ProviderError, TableSpec
 from ..schema.canonical import schema_hash
@@ -159,9 +160,9 @@ async def change_schema(
 ) -> dict[str, Any]:
     """Apply a schema change in one transaction, or refuse it and change nothing.
 
-    Changes to one datatable are serialised, and ``expected_hash`` (If-Match or the body's
-    ``schema_hash``) must name the current schema: of two concurrent updates, one wins and
-    the other gets 412.
+    Changes to one datatable are serialised, across nodes too (``service.schema_lock``),
+    and ``expected_hash`` (If-Match or the body's ``schema_hash``) must name the current
+    schema: of two concurrent updates, one wins and the other gets 412, none of its DDL run.
     """
     problems = Problems()
     description = text(body, "description", problems)
@@ -170,7 +171,8 @@ async def change_schema(
         problems.add(f'"on_invalid" must be one of {", ".join(ON_INVALID)}')
     problems.raise_if_any()
     current = await service.datatable(tenant, app_slug, ds_slug, name)
-    async with service.schema_locks[current["id"]]:
+    async with service.schema_lock(current["id"]):
+        # Read again under the lock: a change that held it before (on any node) is recorded.
         datatable = await service.datatable(tenant, app_slug, ds_slug, name, fresh=True)
         if expected_hash is not None and expected_hash != datatable["schema_hash"]:
             raise DataServiceError(
@@ -181,7 +183,9 @@ async def change_schema(
             )
         new_schema = _new_schema(datatable, body, partial)
         change = await work_out_change(service, datatable, new_schema, body.get("renames"))
-        await _apply(service, tenant, actor, change, on_invalid, description)
+        # Once under way it runs to its end, lock held, even if the request is cancelled:
+        # a lock released half-way would hand the change in flight to recovery.
+        await run_to_the_end(_apply(service, tenant, actor, change, on_invalid, description))
     return await service.datatable(tenant, app_slug, ds_slug, name)
 
 

@@ -1,10 +1,16 @@
-"""Start-up recovery of schema changes a crash interrupted.
+"""Recovery of schema changes a crash interrupted.
 
 A change writes a pending row to the catalog, migrates the physical table in one SQLite
 transaction, then records the new version and removes the pending row in one catalog
 transaction. A crash leaves the physical table old or new, never half; this finds out which
 and brings the catalog to the same place. A table in neither shape (changed behind the
 service's back) is reported as such, never as rolled back.
+
+It runs at start-up, and with a shared catalog every few seconds on every node too
+(``service.sweeper``): a node killed mid-change leaves its pending row to the others. A
+pending row is resolved only under the datatable's schema lock, taken without waiting, and
+read again under it: a change still running on a live node holds that lock and is left
+alone, and of two nodes sweeping together one resolves the row and the other finds it gone.
 """
 
 from __future__ import annotations
@@ -12,17 +18,37 @@ from __future__ import annotations
 import json
 
 from ..catalog import history, store
+from ..catalog.postgres_locks import run_to_the_end
 from . import audit
 from .core import DataService
 from .datatables import table_spec
 from .migrations import record_version
+from .schema_lock import try_schema_lock
 
 
 async def recover_interrupted_changes(service: DataService) -> list[str]:
-    """Finish or discard each change in flight; returns what was done, for the log."""
-    return [
-        await _resolve(service, pending) for pending in await service.read(history.pending_changes)
-    ]
+    """Finish or discard each change in flight no one is running; returns what was done,
+    for the log."""
+    outcomes = []
+    for pending in await service.read(history.pending_changes):
+        outcome = await recover_change(service, pending["datatable_id"])
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+async def recover_change(service: DataService, datatable_id: int) -> str | None:
+    """Resolve the datatable's change in flight if it is abandoned: None if someone runs it
+    (or has just resolved it)."""
+    async with try_schema_lock(service, datatable_id) as held:
+        if not held:
+            return None
+        pending = await service.read(history.pending_change, datatable_id)
+        if pending is None:
+            return None
+        # Cancelled half-way (the sweeper stopping), the lock would go while the resolution
+        # still commits, and another node could resolve the row again.
+        return await run_to_the_end(_resolve(service, pending))
 
 
 async def _resolve(service: DataService, pending: dict) -> str:
