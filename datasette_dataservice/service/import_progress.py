@@ -135,10 +135,13 @@ class ImportProgress:
             await asyncio.sleep(PROGRESS_INTERVAL)
             progress = self.status.progress()
             if progress != last:
-                await self.service.write(
-                    lambda conn, p=progress: imports.update_import(conn, self.status.id, p),
-                    changes_catalog=False,
-                )
+                try:
+                    await self.service.write(
+                        lambda conn, p=progress: imports.update_import(conn, self.status.id, p),
+                        changes_catalog=False,
+                    )
+                except Exception:  # noqa: BLE001 - a catalog hiccup must not stop the import
+                    continue  # the next tick tries again
                 last = progress
 
     async def finish(self, also: Callable[[Any], Any]) -> None:
