@@ -4,8 +4,11 @@ node stopped is marked failed once, by whichever node looks first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 
+import httpx
 import pytest
 from conftest import (
     close_data_service,
@@ -14,6 +17,7 @@ from conftest import (
     create_datatable,
     make_datasette,
 )
+from live_server import live_server
 
 from datasette_dataservice.catalog import imports
 from datasette_dataservice.catalog.advisory_locks import SessionLock, import_lock
@@ -351,3 +355,63 @@ async def test_sqlite_start_up_marks_stale_running_imports_failed(tmp_path):
             ]
         finally:
             await close_data_service(ds)
+
+
+@pytest.mark.asyncio
+async def test_a_node_killed_mid_import_is_recovered_by_another(tmp_path, postgres_config):
+    """kill -9 of a real `datasette serve` holding an import open: its rows never land, its
+    lock goes with its sessions, and the node left standing marks the import failed."""
+    main = postgres_config["main"]
+    first = await start(tmp_path, postgres_config, "postgres", "first")
+    released = threading.Event()
+
+    def upload():
+        for i in range(1, 5):
+            yield b'{"id": %d, "name": "item %d"}\n' % (i, i)
+        released.wait(WAIT_SECONDS)
+
+    def post(server) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(
+                f"{server.base}{DATATABLE}/import?format=ndjson&batch_size=2",
+                content=upload(),
+                headers=server.headers,
+                timeout=WAIT_SECONDS,
+            )
+
+    try:
+        await create_items(first)
+        service = service_for(first)
+        settings = [
+            ("rate_limits.enabled", "false"),
+            ("postgres.main.dsn", main["dsn"]),
+            ("postgres.main.schema_prefix", main["schema_prefix"]),
+            ("catalog.engine", "postgres"),
+            ("catalog.connection", "main"),
+        ]
+        with live_server(tmp_path / "victim", *settings) as server:
+            threading.Thread(target=post, args=(server,), daemon=True).start()
+
+            async def started():
+                running = await service.read(imports.running_imports)
+                return running if running and running[0]["rows_read"] else None
+
+            (row,) = await wait_for(started, "the import to start")
+            assert await recover_interrupted_imports(service) == []  # its node is alive
+            server.kill()
+
+            async def recovered():  # PostgreSQL ends the dead node's sessions on its own time
+                return await recover_interrupted_imports(service)
+
+            assert await wait_for(recovered, "the recovery") == [
+                f"shop/stock/items: import {row['id']} failed"
+            ]
+        answer = (await status_of(first, row["id"])).json()
+        assert (answer["state"], answer["error"], answer["rows_written"]) == ("failed", STOPPED, 0)
+        rows = await first.client.get(DATATABLE + "/data.csv", headers=await headers(first))
+        assert rows.status_code == 200, rows.text
+        assert rows.text.split() == ["id,name"]  # the header alone: no row landed
+        assert len(await recoveries(first)) == 1
+    finally:
+        released.set()
+        await close_data_service(first)
