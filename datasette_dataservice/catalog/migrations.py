@@ -121,6 +121,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "import progress in the catalog",
+        """
+        CREATE TABLE imports (
+            id TEXT PRIMARY KEY,
+            datatable_id INTEGER NOT NULL,
+            datatable TEXT NOT NULL,
+            format TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'done', 'refused', 'failed')),
+            rows_read INTEGER NOT NULL DEFAULT 0,
+            rows_written INTEGER NOT NULL DEFAULT 0,
+            rows_invalid INTEGER NOT NULL DEFAULT 0,
+            rows_discarded INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            errors TEXT NOT NULL DEFAULT '[]',
+            actor TEXT,
+            node TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX imports_running ON imports(state) WHERE state = 'running';
+        """,
+    ),
 ]
 
 

@@ -139,6 +139,32 @@ POSTGRES_MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "import progress in the catalog",
+        """
+        CREATE TABLE imports (
+            id TEXT PRIMARY KEY,
+            datatable_id BIGINT NOT NULL,
+            datatable TEXT NOT NULL,
+            format TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'done', 'refused', 'failed')),
+            rows_read BIGINT NOT NULL DEFAULT 0,
+            rows_written BIGINT NOT NULL DEFAULT 0,
+            rows_invalid BIGINT NOT NULL DEFAULT 0,
+            rows_discarded BIGINT NOT NULL DEFAULT 0,
+            error TEXT,
+            errors TEXT NOT NULL DEFAULT '[]',
+            actor TEXT,
+            node TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX imports_running ON imports(state) WHERE state = 'running';
+        """,
+    ),
 ]
 
 assert [m[:2] for m in POSTGRES_MIGRATIONS] == [m[:2] for m in MIGRATIONS], (

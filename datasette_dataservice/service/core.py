@@ -75,8 +75,9 @@ class DataService:
         # Schema changes to one datatable run one at a time: take them with schema_lock().
         self.schema_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.sweeper = None  # service.sweeper.Sweeper, on a shared catalog
-        # (datatable id, import id) -> service.importer.ImportStatus: an import is found
-        # through its own datatable only, never through a same-named one of another tenant.
+        # (datatable id, import id) -> ImportStatus of the imports running on this node (the
+        # catalog has every import's: service.import_progress). An import is found through
+        # its own datatable only, never through a same-named one of another tenant.
         self.imports: dict[tuple[int, str], Any] = {}
         self.postgres = PostgresConnections(config.postgres, secret=datasette._secret)
         # Database name -> where a Postgres-backed datasource lives (served by web/postgres).

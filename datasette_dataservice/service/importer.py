@@ -13,11 +13,9 @@ import contextlib
 import queue
 import secrets
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
 
-from ..catalog.store import utc_now
 from ..errors import BadRequest, DataServiceError
 from ..providers.base import ProviderError
 from ..schema.cast import make_error
@@ -26,6 +24,7 @@ from . import audit
 from .core import DataService
 from .datatables import table_spec
 from .import_fast import Batch, Prefetch, tabular_batches
+from .import_progress import ImportProgress, ImportStatus
 from .writes import (
     ON_INVALID,
     documents_of,
@@ -37,45 +36,6 @@ from .writes import (
 MODES = ("insert", "upsert")
 MAX_REPORTED_ERRORS = 1000
 QUEUE_CHUNKS = 16
-
-
-@dataclass
-class ImportStatus:
-    """What an import has done so far; served at .../imports/{id}.json while it runs."""
-
-    id: str
-    datatable: str
-    format: str
-    mode: str
-    state: str = "running"
-    rows_read: int = 0
-    rows_written: int = 0
-    rows_invalid: int = 0
-    # Valid rows left unwritten because the import as a whole was refused or failed:
-    # rows_read == rows_written + rows_invalid + rows_discarded, whatever the mode.
-    rows_discarded: int = 0
-    started_at: str = field(default_factory=utc_now)
-    finished_at: str | None = None
-    error: str | None = None
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "valid": not self.rows_invalid and self.error is None,
-            "stats": {
-                "rows": self.rows_read,
-                "errors": len(self.errors),
-                "invalid_rows": self.rows_invalid,
-                "written_rows": self.rows_written,
-                "discarded_rows": self.rows_discarded,
-            },
-            "errors": self.errors,
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("errors")
-        return {**data, "report": self.report()}
 
 
 class _Refused(Exception):
@@ -197,7 +157,6 @@ async def import_rows(
     spec = table_spec(datatable)
     target = f"{datatable['app_slug']}/{datatable['datasource_slug']}/{datatable['name']}"
     status = ImportStatus(secrets.token_hex(8), target, format, mode)
-    service.imports[(datatable["id"], status.id)] = status
     pipe: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
     run = _Run(
         status,
@@ -209,46 +168,46 @@ async def import_rows(
         foreign_keys=await foreign_key_lookup(service, datatable, spec),
     )
     provider = service.provider_for(datatable)
-    writing = asyncio.ensure_future(
-        provider.import_batches(
-            spec, run.batches(), "upsert" if mode == "upsert" else "insert", run.skip, run.refused
-        )
-    )
-    with audit.stopwatch() as elapsed:
-        await _feed(chunks, pipe, writing)
-        try:
+    async with ImportProgress(service, datatable, status, actor) as progress:
+        with audit.stopwatch() as elapsed:
+            writing = asyncio.ensure_future(
+                provider.import_batches(
+                    spec,
+                    run.batches(),
+                    "upsert" if mode == "upsert" else "insert",
+                    run.skip,
+                    run.refused,
+                )
+            )
+            await _feed(chunks, pipe, writing)
             try:
-                await writing
-            finally:
-                if run.prefetch is not None:  # its thread may wait for chunks: let it end
-                    run.prefetch.close()
-                    with contextlib.suppress(queue.Full):
-                        pipe.put_nowait(None)
-            status.state = "done"
-        except _Refused as refusal:
-            status.state, status.error = "refused", str(refusal)
-        except (ReadError, ProviderError) as error:
-            status.state, status.error = "failed", str(error)
-        if status.state != "done":
-            status.rows_written = 0
-            status.rows_discarded = status.rows_read - status.rows_invalid
-        status.finished_at = utc_now()
-        duration = elapsed()
-    await service.write(
-        lambda conn: audit.record(
-            conn,
-            **audit.about_datatable(datatable, actor),
-            operation="import_rows",
-            status="applied" if status.state == "done" else "refused",
-            error=status.error,
-            duration_ms=duration,
-            details={
-                "rows": status.rows_written,
-                **{k: v for k, v in status.as_dict().items() if k != "report"},
-            },
-        ),
-        changes_catalog=False,
-    )
+                try:
+                    await writing
+                finally:
+                    if run.prefetch is not None:  # its thread may wait for chunks: let it end
+                        run.prefetch.close()
+                        with contextlib.suppress(queue.Full):
+                            pipe.put_nowait(None)
+                status.end("done")
+            except _Refused as refusal:
+                status.end("refused", str(refusal))
+            except (ReadError, ProviderError) as error:
+                status.end("failed", str(error))
+            duration = elapsed()
+        await progress.finish(  # its row and its audit entry, in one transaction
+            lambda conn: audit.record(
+                conn,
+                **audit.about_datatable(datatable, actor),
+                operation="import_rows",
+                status="applied" if status.state == "done" else "refused",
+                error=status.error,
+                duration_ms=duration,
+                details={
+                    "rows": status.rows_written,
+                    **{k: v for k, v in status.as_dict().items() if k != "report"},
+                },
+            )
+        )
     return status
 
 

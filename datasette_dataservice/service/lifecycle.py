@@ -1,6 +1,6 @@
 """When the data service starts: creates its data directory, attaches its catalog and its
-datasources, finishes any schema change, soft delete or restore a crash interrupted, and
-rewrites the views an earlier release wrote otherwise.
+datasources, finishes any schema change, soft delete or restore a crash interrupted, marks
+failed the imports it interrupted, and rewrites the views an earlier release wrote otherwise.
 
 Configured (a ``plugins.datasette-dataservice`` block) or with a catalog already in its data
 directory, it starts with Datasette; otherwise on first use (a request to ``/-/apps``...), so
@@ -16,6 +16,7 @@ import weakref
 from ..config import DataServiceConfig
 from ..errors import DataServiceError
 from .core import DataService, service_for
+from .import_recovery import recover_interrupted_imports
 from .recovery import recover_interrupted_changes
 from .softdelete import reconcile_trash
 from .sweeper import start_sweeper
@@ -57,6 +58,8 @@ async def _start(service: DataService) -> None:
         ) from e
     for outcome in await recover_interrupted_changes(service):
         print(f"datasette-dataservice recovered an interrupted schema change: {outcome}")
+    for outcome in await recover_interrupted_imports(service):
+        print(f"datasette-dataservice marked an import its node left unfinished: {outcome}")
     for outcome in await reconcile_trash(service):
         print(f"datasette-dataservice finished an interrupted soft delete or restore: {outcome}")
     for outcome in await refresh_views(service):

@@ -19,12 +19,14 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from .core import DataService
+from .import_recovery import recover_interrupted_imports
 from .recovery import recover_interrupted_changes
 
 Sweep = Callable[[DataService], Awaitable[list[str]]]
 
 SWEEPS: list[tuple[str, Sweep]] = [
     ("an interrupted schema change", recover_interrupted_changes),
+    ("an interrupted import", recover_interrupted_imports),
 ]
 INTERVAL = 2.0  # seconds between two sweeps of one node
 

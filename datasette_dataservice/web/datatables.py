@@ -6,7 +6,17 @@ from datasette.utils.asgi import Response
 
 from ..errors import BadRequest, DataServiceError
 from ..permissions import CHANGE_SCHEMA, MANAGE_APP, PURGE, VIEW_APP
-from ..service import datatables, importer, listing, migrations, purge, softdelete, stats, writes
+from ..service import (
+    datatables,
+    import_progress,
+    importer,
+    listing,
+    migrations,
+    purge,
+    softdelete,
+    stats,
+    writes,
+)
 from . import requests, responses, uploads
 from .context import Call
 
@@ -255,7 +265,9 @@ async def import_status(call: Call):
     app_slug, ds_slug, name = _path(call)
     await call.require(VIEW_APP, app_slug)
     datatable = await call.service.datatable(call.tenant, app_slug, ds_slug, name)
-    status = call.service.imports.get((datatable["id"], call.vars["import_id"]))
+    status = await import_progress.import_status(
+        call.service, datatable["id"], call.vars["import_id"]
+    )
     if status is None:
         raise DataServiceError(f'Import "{call.vars["import_id"]}" not found', status=404)
     return responses.ok(status.as_dict())
