@@ -153,7 +153,7 @@ def _datetime(values: list, consts: dict[str, Any], missing: list[str]) -> bool:
     """The first datetime fast path: already in the output form, valid to the day."""
     if not _strings_ok(values, {"missing": consts.get("missing")}, missing):
         return False
-    unsure = _unsure(values, datetime_accepted)  # the kernel takes days up to the 28th
+    unsure = _unsure(values, datetime_accepted)  # the kernel takes days every month has
     if not all(map(PATTERNS["datetime"], unsure)):
         return False
     late = [v for v in unsure if v[8:10] >= "29"]  # a day that not every month has

@@ -69,6 +69,17 @@ def _ndjson(chunks: Iterable[bytes]) -> Iterator[Any]:
             *lines, pending = (pending + text).splitlines(keepends=True)
         # a 19-digit run in any line of the block: those lines are read by json_text
         long_digits = NINETEEN_ZEROS in "".join(lines).encode().translate(ZEROED)
+        if lines and not long_digits and all(map(str.strip, lines)):
+            # no blank line, none long enough to hold MAX_DEPTH brackets: one C-level map
+            if max(map(len, lines)) <= MAX_DEPTH:
+                try:
+                    values = list(map(orjson.loads, lines))
+                except orjson.JSONDecodeError:
+                    pass  # the loop below finds the line and says what is wrong
+                else:
+                    number += len(lines)
+                    yield from values
+                    continue
         for line in lines:
             number += 1
             if line.strip():

@@ -2,8 +2,8 @@
 (:data:`.cast.PATTERNS`) accept, for whole columns of text at once.
 
 A value a kernel accepts, the row validator's own fast path keeps as given; a value it does
-not accept may still be fine (RE2 lacks lookaround and possessive quantifiers, and dates
-after the 28th need a calendar), so callers send those through the row validator's code.
+not accept may still be fine (RE2 lacks lookaround and possessive quantifiers, and February
+29 needs a calendar), so callers send those through the row validator's code.
 Used by the import's columnar checks (:mod:`.columnar`) and by the JSON records' column
 checks (:mod:`.column_checks`).
 """
@@ -14,16 +14,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # 0001-9999
-# Days up to 28 exist in every month: later days go to the row validator's parser.
-DAY = "(?:0[1-9]|1[0-9]|2[0-8])"
+# A month and a day it has in every year: 1-28 in any month, 29 and 30 in any but February,
+# 31 in the long months. February 29 (leap years) goes to the row validator's parser.
+MONTH_DAY = (
+    "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    "|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
 PATTERNS = {
     "integer": "^-?[0-9]{1,18}$",
     "number": r"^-?[0-9]{1,15}(?:\.[0-9]{1,15})?$",
     "year": "^[0-9]{4}$",
-    "date": f"^{YEAR}-(?:0[1-9]|1[0-2])-{DAY}$",
+    "date": f"^{YEAR}-{MONTH_DAY}$",
     # cast.PATTERNS["datetime"], a value kept as given: the lookaheads are checked apart
     "datetime": (
-        f"^{YEAR}-(?:0[1-9]|1[0-2])-{DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+        f"^{YEAR}-{MONTH_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
         r"(?:\.[0-9]{6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
     ),
 }
@@ -46,7 +50,7 @@ def email_accepted(cells: pa.Array) -> pa.Array:
 
 
 def datetime_accepted(cells: pa.Array) -> pa.Array:
-    """Cells the datetime fast path keeps as given, up to the 28th of a month."""
+    """Cells the datetime fast path keeps as given, but for February 29."""
     accepted = pc.match_substring_regex(cells, PATTERNS["datetime"])
     unusual = pc.or_(  # the lookaheads: no ".000000", no offset of 00:00
         pc.match_substring(cells, ".000000"),

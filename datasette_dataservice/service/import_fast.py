@@ -12,6 +12,7 @@ thread of its own, ahead of the write."""
 
 from __future__ import annotations
 
+import operator
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,7 @@ from .writes import validate_records
 Block = pa.Table | list[list[str]]
 #: False: every batch through the reference path (benchmarks compare the two in one run)
 ENABLED = True
+HAS_ID = operator.methodcaller("__contains__", "_id")
 
 
 @dataclass
@@ -150,11 +152,17 @@ def json_batches(
     rows = json_rows(chunks, format) if ENABLED else read_rows(chunks, format)
     number = 1
     while batch := list(islice(rows, batch_size)):
-        if not all(type(row) is dict for row in batch):
+        if set(map(type, batch)) != {dict}:
             failure = ReadError("every JSON row must be an object")
             yield Batch([], [], [], len(batch), failure)  # read, as before the check
             return
-        result = validate_records(validator, documents(batch), number, foreign_keys)
+        records = documents(batch)
+        if any(map(HAS_ID, records)):  # jsonb document ids: validate_records keeps them
+            result = validate_records(validator, records, number, foreign_keys)
+        else:  # what validate_records does when no row has an "_id"
+            result = validator.validate_records(
+                records, first_row_number=number, foreign_keys=foreign_keys
+            )
         yield Batch(result.rows, result.row_numbers, result.errors, len(batch))
         number += len(batch)
 
