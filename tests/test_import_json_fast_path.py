@@ -326,6 +326,7 @@ def test_arrow_kernels_decide_as_the_row_loop(kind, monkeypatch):
         assert repr(fast.errors) == repr(reference.errors)
         return validator._records.columns.run(rows, 1) is not None
 
+    both([{"k": 1, "f": "a@b.co"}, {"k": 2, "f": "\ud800@b.co"}])  # not UTF-8: Python's
     kept = [value for value in TEXT_EDGES if both([{"k": 1, "f": value}])]
     assert kept, "no value was kept by the column check"
     clean = [{"k": i, "f": value} for i, value in enumerate(kept)]
@@ -421,3 +422,19 @@ async def test_the_json_fast_path_stores_what_the_reference_stores(ds, engine, f
     assert len(stored["fast"][1]) >= 10
     if engine == "postgres":
         assert any(taken) and not all(taken), taken
+
+
+def test_records_the_row_path_must_write():
+    """records_table declines what Arrow's CSV could not write as the row path's COPY does."""
+    from datasette_dataservice.providers.columnar_copy import copy_csv, records_table
+
+    fields = [{"name": "a", "type": "integer"}, {"name": "s", "type": "string"}]
+    assert records_table(fields, [{"a": 2**63, "s": "x"}]) is None  # beyond BIGINT
+    assert records_table(fields, [{"a": 1, "s": "\ud800"}]) is None  # not UTF-8
+    assert records_table(fields, [{"a": 1, "s": "a\x00b"}]) is None  # NUL
+    assert records_table(fields, [{"a": True, "s": "x"}]) is None  # a bool is no integer
+    assert records_table(fields, [{"a": 1, "s": 5}]) is None
+    assert records_table([*fields, {"name": "o", "type": "any"}], [{"a": 1, "s": "x"}]) is None
+    numbers = [{"name": "n", "type": "number"}]
+    table = records_table(numbers, [{"n": 5}, {"n": 5.0}, {"n": -0.0}, {"n": None}, {"n": 1e20}])
+    assert copy_csv(numbers, table) == b'"5"\n"5.0"\n"-0.0"\n\n"1e+20"\n'  # psycopg's text

@@ -87,7 +87,10 @@ def records_table(fields: list[dict[str, Any]], rows: list[dict[str, Any]]) -> C
             return None
         if field_type(field) == "number":  # ints as "5", floats as "5.0"
             values = [None if v is None else repr(v) for v in values]
-        array = pa.array(values, arrow_type)
+        try:
+            array = pa.array(values, arrow_type)
+        except (OverflowError, UnicodeEncodeError, pa.ArrowException):  # beyond 64 bits,
+            return None  # a lone surrogate: the row path says what PostgreSQL makes of it
         if arrow_type == pa.string() and pc.any(pc.match_substring(array, "\x00")).as_py():
             return None
         arrays.append(array)

@@ -114,7 +114,10 @@ def _unsure(values: list[str], kernel: Callable[[pa.Array], pa.Array]) -> list[s
     Python's regex, as what the kernel accepts the regex accepts too."""
     if len(values) < ARROW_FROM:
         return values
-    cells = pa.array(values, pa.string())
+    try:
+        cells = pa.array(values, pa.string())
+    except UnicodeEncodeError:  # a lone surrogate (not from JSON text): Python decides
+        return values
     accepted = kernel(cells)
     if not accepted.false_count:
         return []
