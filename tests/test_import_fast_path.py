@@ -18,19 +18,12 @@ import random
 from itertools import islice
 from pathlib import Path
 
-import psycopg
-import psycopg.conninfo
 import pytest
-import pytest_asyncio
-from conftest import POSTGRES_DSN, create_app, create_datasource, create_datatable, path_of
 
 from datasette_dataservice.schema import csv_blocks
 from datasette_dataservice.schema.columnar import ColumnarRows
 from datasette_dataservice.schema.readers import ReadError, read_rows
-from datasette_dataservice.service import import_fast
-from datasette_dataservice.service.core import service_for
 from datasette_dataservice.service.import_fast import tabular_batches
-from datasette_dataservice.service.importer import import_rows
 from datasette_dataservice.service.writes import table_validator
 
 CAST_CASES = (
@@ -102,15 +95,6 @@ def assert_same(schema, data, batch_size=3, fmt="csv", fast_batches=True):
         assert got == expected, (chunk, data[:300])
         if fast_batches:
             assert taken, "the fast path took no batch"
-
-
-def stored_text(provider, table: dict) -> list[str]:
-    """Every stored row of a Postgres table as PostgreSQL's own text, by id."""
-    target = provider.target
-    dsn = psycopg.conninfo.make_conninfo(POSTGRES_DSN, dbname=target.database)
-    name = provider.table(table["physical_table_name"])
-    with psycopg.connect(dsn) as conn:
-        return [row[0] for row in conn.execute(f"SELECT t::text FROM {name} t ORDER BY id")]
 
 
 def to_csv(rows: list[list[str]], **options) -> bytes:
@@ -381,73 +365,3 @@ def test_large_blocks_keep_batches_aligned(monkeypatch):
     header = [f["name"] for f in TABLE["fields"]]
     rows = random_rows(random.Random(3), 2_000, dirty=0.002)
     assert_same(TABLE, to_csv([header] + rows), batch_size=333)
-
-
-# -- end to end: what lands in each database ------------------------------------------------
-
-WRITE_SCHEMA = {
-    "fields": [
-        {"name": "id", "type": "integer"},
-        {"name": "text", "type": "string"},
-        {"name": "n", "type": "number"},
-        {"name": "ok", "type": "boolean"},
-        {"name": "at", "type": "datetime"},
-        {"name": "day", "type": "date"},
-        {"name": "y", "type": "year"},
-        {"name": "mail", "type": "string", "format": "email"},
-    ],
-    "primaryKey": ["id"],
-}
-WRITE_CSV = (
-    "id,text,n,ok,at,day,y,mail\n"
-    "5,,5.0,,,,,\n"
-    "6,,5,,,,,\n"
-    "7,,12345678901234.0,,,,,\n"
-    '1,"",0.1,true,2024-01-31T10:00:00Z,2024-02-29,2024,a@b.co\n'
-    "2,,1e20,false,2024-01-30T10:00:00+01:00,,,\n"
-    '3,"a ""quoted"", multi\nline \\N text",-0,,2024-01-02T03:04:05.123456,'
-    "0001-01-01,0001,x@y.org\n"
-    "4,日本語,123456789012345.5,true,,2024-12-31,9999,\n"
-)
-
-
-@pytest_asyncio.fixture
-async def ds(engine_ds):
-    return engine_ds
-
-
-@pytest_asyncio.fixture
-async def root(ds):
-    return {"Authorization": f"Bearer {await ds.create_token('root')}"}
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
-@pytest.mark.parametrize("provider", ["flat_table", "jsonb"])
-async def test_the_fast_path_stores_what_the_reference_stores(ds, root, engine, provider):
-    await create_app(ds, root, name="a")
-    await create_datasource(
-        ds, root, "a", slug="d", provider_type=provider, provider_config={"engine": engine}
-    )
-    stored = {}
-    for name, enabled in (("fast", True), ("reference", False)):
-        table = await create_datatable(ds, root, "a", "d", name, WRITE_SCHEMA)
-        service = service_for(ds)
-        datatable = await service.datatable("", "a", "d", name)
-
-        async def chunks():
-            yield WRITE_CSV.encode()
-
-        import_fast.ENABLED = enabled
-        try:
-            status = await import_rows(service, datatable, chunks(), format="csv", actor="t")
-        finally:
-            import_fast.ENABLED = True
-        assert status.state == "done", status.error
-        rows = (await ds.client.get(path_of(table["json_url"]), headers=root)).json()["rows"]
-        stored[name] = sorted(({k: v for k, v in r.items() if k != "_id"} for r in rows), key=str)
-        if engine == "postgres" and provider == "flat_table":  # NUMERIC keeps the text's scale
-            stored[name + " text"] = stored_text(service.provider_for(datatable), table)
-    assert stored["fast"] == stored["reference"]
-    assert stored.get("fast text") == stored.get("reference text")
-    assert len(stored["fast"]) == 7

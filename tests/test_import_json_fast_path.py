@@ -12,7 +12,7 @@ Two layers, each against what the import did before:
   integer fields, booleans, nulls, missing and extra keys, nested values and unicode.
 
 Every case also asserts that the fast reader parsed some chunk whole, so a fast path that
-always fell back could not pass.
+always fell back could not pass. What lands in each database: test_import_stored_values.py.
 """
 
 from __future__ import annotations
@@ -333,108 +333,3 @@ def test_arrow_kernels_decide_as_the_row_loop(kind, monkeypatch):
     assert both(clean)
     for value in [*TEXT_EDGES, None]:
         both([*clean, {"k": -1, "f": value}])
-
-
-# -- end to end: what lands in each database -------------------------------------------------
-
-WRITE_SCHEMA = {
-    "fields": [
-        {"name": "id", "type": "integer"},
-        {"name": "text", "type": "string"},
-        {"name": "n", "type": "number"},
-        {"name": "ok", "type": "boolean"},
-        {"name": "at", "type": "datetime"},
-        {"name": "day", "type": "date"},
-        {"name": "y", "type": "year"},
-    ],
-    "primaryKey": ["id"],
-}
-EDGE_RECORDS = [
-    {"id": 1, "text": "", "n": 0.1, "ok": True, "at": "2024-01-31T10:00:00Z", "day": "2024-02-29"},
-    {"id": 2, "text": None, "n": 1e20, "ok": False, "at": "2024-01-30T10:00:00+01:00", "y": 0},
-    {"id": 3, "text": 'a "q", multi\nline \\N \\. \t text', "n": -0.0, "ok": None, "y": 9999},
-    {"id": 4, "text": "日本語 😀", "n": 123456789012345.5, "at": "2024-01-02T03:04:05.123456"},
-    {"id": 5, "text": "\r\n", "n": 5, "day": "0001-01-01", "y": 2024},
-    {"id": 6, "text": ",", "n": 2**53, "at": "9999-12-31T23:59:59Z"},
-    {"id": 7, "text": "x", "n": 2**53 + 1},
-    {"id": 8, "text": "nul \u0000 inside", "n": 1e-7},
-    {"id": 9, "text": "-", "n": 5.0},
-    {"id": 2**63 - 1, "text": "big", "n": -(2**53)},
-]
-
-
-@pytest.fixture
-def ds(engine_ds):
-    return engine_ds
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
-@pytest.mark.parametrize("fmt", ["json", "ndjson"])
-async def test_the_json_fast_path_stores_what_the_reference_stores(ds, engine, fmt, monkeypatch):
-    """Records written by Arrow (Postgres: CSV text for COPY; SQLite: 0/1 booleans) read back
-    as the row path's, with the same outcome: each edge record alone (some fall back to the
-    row path, the others need not), then the clean ones together."""
-    from conftest import create_app, create_datasource, create_datatable, path_of
-    from test_import_fast_path import stored_text
-
-    from datasette_dataservice.providers import columnar_copy, postgres_rows
-    from datasette_dataservice.service.core import service_for
-    from datasette_dataservice.service.importer import import_rows
-
-    root = {"Authorization": f"Bearer {await ds.create_token('root')}"}
-    await create_app(ds, root, name="a")
-    config = {"engine": engine}
-    await create_datasource(
-        ds, root, "a", slug="d", provider_type="flat_table", provider_config=config
-    )
-    uploads = [[{**r, "id": r["id"] % 2**62 + 100 * k}] for k, r in enumerate(EDGE_RECORDS)]
-    uploads.append([{**r, "id": r["id"] + 10_000} for r in EDGE_RECORDS[:6]])
-    uploads.append([EDGE_RECORDS[-1]])
-    taken: list[bool] = []
-
-    def counted(fields, rows):
-        table = columnar_copy.records_table(fields, rows)
-        taken.append(table is not None)
-        return table
-
-    stored: dict[str, list] = {}
-    for name, enabled in (("fast", True), ("reference", False)):
-        table = await create_datatable(ds, root, "a", "d", name, WRITE_SCHEMA)
-        datatable = await service_for(ds).datatable("", "a", "d", name)
-        monkeypatch.setattr(import_fast, "ENABLED", enabled)
-        fallback = counted if enabled else (lambda fields, rows: None)
-        monkeypatch.setattr(postgres_rows, "records_table", fallback)
-        outcomes = []
-        for records in uploads:
-
-            async def chunks(records=records):
-                yield encode(records, fmt)
-
-            status = await import_rows(service_for(ds), datatable, chunks(), format=fmt, actor="t")
-            outcomes.append((status.state, status.error, status.rows_written))
-        url = path_of(table["json_url"])
-        rows = (await ds.client.get(url, params={"_size": "max"}, headers=root)).json()["rows"]
-        stored[name] = [outcomes, sorted(rows, key=lambda row: row["id"])]
-        if engine == "postgres":  # the stored text too: NUMERIC keeps a number's scale
-            stored[name].append(stored_text(service_for(ds).provider_for(datatable), table))
-    assert stored["fast"] == stored["reference"]
-    assert len(stored["fast"][1]) >= 10
-    if engine == "postgres":
-        assert any(taken) and not all(taken), taken
-
-
-def test_records_the_row_path_must_write():
-    """records_table declines what Arrow's CSV could not write as the row path's COPY does."""
-    from datasette_dataservice.providers.columnar_copy import copy_csv, records_table
-
-    fields = [{"name": "a", "type": "integer"}, {"name": "s", "type": "string"}]
-    assert records_table(fields, [{"a": 2**63, "s": "x"}]) is None  # beyond BIGINT
-    assert records_table(fields, [{"a": 1, "s": "\ud800"}]) is None  # not UTF-8
-    assert records_table(fields, [{"a": 1, "s": "a\x00b"}]) is None  # NUL
-    assert records_table(fields, [{"a": True, "s": "x"}]) is None  # a bool is no integer
-    assert records_table(fields, [{"a": 1, "s": 5}]) is None
-    assert records_table([*fields, {"name": "o", "type": "any"}], [{"a": 1, "s": "x"}]) is None
-    numbers = [{"name": "n", "type": "number"}]
-    table = records_table(numbers, [{"n": 5}, {"n": 5.0}, {"n": -0.0}, {"n": None}, {"n": 1e20}])
-    assert copy_csv(numbers, table) == b'"5"\n"5.0"\n"-0.0"\n\n"1e+20"\n'  # psycopg's text
