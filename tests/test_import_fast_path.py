@@ -19,16 +19,11 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from conftest import create_app, create_datasource, create_datatable, path_of
 
 from datasette_dataservice.schema import csv_blocks
 from datasette_dataservice.schema.columnar import ColumnarRows
 from datasette_dataservice.schema.readers import ReadError, read_rows
-from datasette_dataservice.service import import_fast
-from datasette_dataservice.service.core import service_for
 from datasette_dataservice.service.import_fast import tabular_batches
-from datasette_dataservice.service.importer import import_rows
 from datasette_dataservice.service.writes import table_validator
 
 CAST_CASES = (
@@ -120,7 +115,8 @@ POOL = [
     "2024-01-30T10:00:00+00:00", "2024-01-30T10:00:00-00:00", "2024-01-29T23:59:59.000000",
     "2024-01-29T23:59:59.123456", "2024-01-28T23:59:59.000000", "2024-01-28T10:00:00+00:00",
     "2024-01-28T10:00:00-00:00", "2024-01-28T10:00:00.5", "1000.500000000000001",
-    "2024-01-29 23:59:59", "2024-02-30T00:00:00Z",
+    "2024-01-29 23:59:59", "2024-02-30T00:00:00Z", "2024-04-30", "2024-04-31", "2024-12-31",
+    "2024-04-30T10:00:00Z", "2024-06-31T10:00:00Z", "2024-12-31T23:59:59+01:00",
     "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "2024-01-31T24:00:00Z", "10:00:00",
     "10:00", "2024-01", "P1Y2M", "PT5S", "90,45", "[90, 45]", '{"lon": 1, "lat": 2}',
     "a@b.co", "ada.lovelace+x@example.org", "a-@b.co", "a@b-.co", "a@-b.co", "a@b.c",
@@ -369,67 +365,3 @@ def test_large_blocks_keep_batches_aligned(monkeypatch):
     header = [f["name"] for f in TABLE["fields"]]
     rows = random_rows(random.Random(3), 2_000, dirty=0.002)
     assert_same(TABLE, to_csv([header] + rows), batch_size=333)
-
-
-# -- end to end: what lands in each database ------------------------------------------------
-
-WRITE_SCHEMA = {
-    "fields": [
-        {"name": "id", "type": "integer"},
-        {"name": "text", "type": "string"},
-        {"name": "n", "type": "number"},
-        {"name": "ok", "type": "boolean"},
-        {"name": "at", "type": "datetime"},
-        {"name": "day", "type": "date"},
-        {"name": "y", "type": "year"},
-        {"name": "mail", "type": "string", "format": "email"},
-    ],
-    "primaryKey": ["id"],
-}
-WRITE_CSV = (
-    "id,text,n,ok,at,day,y,mail\n"
-    '1,"",0.1,true,2024-01-31T10:00:00Z,2024-02-29,2024,a@b.co\n'
-    "2,,1e20,false,2024-01-30T10:00:00+01:00,,,\n"
-    '3,"a ""quoted"", multi\nline \\N text",-0,,2024-01-02T03:04:05.123456,'
-    "0001-01-01,0001,x@y.org\n"
-    "4,日本語,123456789012345.5,true,,2024-12-31,9999,\n"
-)
-
-
-@pytest_asyncio.fixture
-async def ds(engine_ds):
-    return engine_ds
-
-
-@pytest_asyncio.fixture
-async def root(ds):
-    return {"Authorization": f"Bearer {await ds.create_token('root')}"}
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
-@pytest.mark.parametrize("provider", ["flat_table", "jsonb"])
-async def test_the_fast_path_stores_what_the_reference_stores(ds, root, engine, provider):
-    await create_app(ds, root, name="a")
-    await create_datasource(
-        ds, root, "a", slug="d", provider_type=provider, provider_config={"engine": engine}
-    )
-    stored = {}
-    for name, enabled in (("fast", True), ("reference", False)):
-        table = await create_datatable(ds, root, "a", "d", name, WRITE_SCHEMA)
-        service = service_for(ds)
-        datatable = await service.datatable("", "a", "d", name)
-
-        async def chunks():
-            yield WRITE_CSV.encode()
-
-        import_fast.ENABLED = enabled
-        try:
-            status = await import_rows(service, datatable, chunks(), format="csv", actor="t")
-        finally:
-            import_fast.ENABLED = True
-        assert status.state == "done", status.error
-        rows = (await ds.client.get(path_of(table["json_url"]), headers=root)).json()["rows"]
-        stored[name] = sorted(({k: v for k, v in r.items() if k != "_id"} for r in rows), key=str)
-    assert stored["fast"] == stored["reference"]
-    assert len(stored["fast"]) == 4

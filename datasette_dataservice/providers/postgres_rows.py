@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from ..schema.columnar import ColumnarRows
 from ..schema.names import quote_identifier as q
 from .base import ProviderError, TableSpec
-from .columnar_copy import copy_csv
+from .columnar_copy import copy_csv, records_table
 from .postgres_ddl import column_type, jsonb_key_expressions, literal
 from .postgres_values import document, document_json, native_rows, placeholders, row_values
 from .table_shape import jsonb_keys, key_list
@@ -225,6 +225,10 @@ class Importer:
             if text is not None:
                 return text
             rows = list(rows)
+        elif rows and (table := records_table(self.spec.fields, rows)) is not None:
+            text = copy_csv(self.spec.fields, table)  # JSON imports' records, by Arrow
+            if text is not None:
+                return text
         return row_values(self.spec.fields, rows, copy=True)
 
     async def write(

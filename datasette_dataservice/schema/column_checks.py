@@ -24,10 +24,17 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from .cast import INT64_MAX, INT64_MIN, PATTERNS, UNHASHABLE_TYPES, FieldCaster, fast_paths
+from .text_kernels import datetime_accepted, email_accepted
 
 #: column -> whether every (non-null) value passes unchanged
 Check = Callable[[list], bool]
+#: columns at least this long try an Arrow kernel before Python's regex (building the
+#: Arrow array costs more than the regex on a few values)
+ARROW_FROM = 512
 
 _BOUNDS = {
     "minimum": lambda low, high, bound: low >= bound,
@@ -102,10 +109,25 @@ def _string(values: list, consts: dict[str, Any], missing: list[str]) -> bool:
     return _strings_ok(values, consts, missing)
 
 
+def _unsure(values: list[str], kernel: Callable[[pa.Array], pa.Array]) -> list[str]:
+    """The values a kernel of :mod:`.text_kernels` does not accept: those alone need
+    Python's regex, as what the kernel accepts the regex accepts too."""
+    if len(values) < ARROW_FROM:
+        return values
+    try:
+        cells = pa.array(values, pa.string())
+    except UnicodeEncodeError:  # a lone surrogate (not from JSON text): Python decides
+        return values
+    accepted = kernel(cells)
+    if not accepted.false_count:
+        return []
+    return pc.filter(cells, pc.invert(accepted)).to_pylist()
+
+
 def _email(values: list, consts: dict[str, Any], missing: list[str]) -> bool:
     if not _strings_ok(values, consts, missing) or max(map(len, values)) >= 255:
         return False
-    return all(map(consts["re"], values))
+    return all(map(consts["re"], _unsure(values, email_accepted)))
 
 
 def _any(values: list, consts: dict[str, Any], missing: list[str]) -> bool:
@@ -134,9 +156,10 @@ def _datetime(values: list, consts: dict[str, Any], missing: list[str]) -> bool:
     """The first datetime fast path: already in the output form, valid to the day."""
     if not _strings_ok(values, {"missing": consts.get("missing")}, missing):
         return False
-    if not all(map(PATTERNS["datetime"], values)):
+    unsure = _unsure(values, datetime_accepted)  # the kernel takes days every month has
+    if not all(map(PATTERNS["datetime"], unsure)):
         return False
-    late = [v for v in values if v[8:10] >= "29"]  # a day that not every month has
+    late = [v for v in unsure if v[8:10] >= "29"]  # a day that not every month has
     try:
         for _ in map(datetime.datetime.fromisoformat, late):
             pass

@@ -26,30 +26,8 @@ import pyarrow.compute as pc
 from .cast import BOUND_CONSTRAINTS, FieldCaster, fast_paths, field_code
 from .rows import RowValidator
 from .stored_numbers import INT64_MAX, INT64_MIN
+from .text_kernels import PATTERNS, datetime_accepted, email_accepted
 
-YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # 0001-9999
-# Days up to 28 exist in every month: later days go to the row validator's parser.
-DAY = "(?:0[1-9]|1[0-9]|2[0-8])"
-PATTERNS = {
-    "integer": "^-?[0-9]{1,18}$",
-    "number": r"^-?[0-9]{1,15}(?:\.[0-9]{1,15})?$",
-    "year": "^[0-9]{4}$",
-    "date": f"^{YEAR}-(?:0[1-9]|1[0-2])-{DAY}$",
-    # cast.PATTERNS["datetime"], a value kept as given: the lookaheads are checked apart
-    "datetime": (
-        f"^{YEAR}-(?:0[1-9]|1[0-2])-{DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-        r"(?:\.[0-9]{6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
-    ),
-}
-# cast.PATTERNS["email"] (re.ASCII) without lookaround or possessive quantifiers, which RE2
-# lacks: labels of 1-62 characters not ending in "-", a TLD of 2-62 ending in a letter; the
-# local part's 1-64 characters (the lookahead) are EMAIL_LOCAL.
-LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,60}[A-Za-z0-9])?"
-PATTERNS["email"] = (
-    r"^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@"
-    f"(?:{LABEL}\\.)+[A-Za-z0-9][A-Za-z0-9-]{{0,60}}[A-Za-z]$"
-)
-EMAIL_LOCAL = "^[^@]{1,64}@"
 ARROW_TYPES = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
 _COMPARE = {
     "minimum": pc.greater_equal,
@@ -210,18 +188,11 @@ class _Column:
         if kind in ("string", "date", "datetime", "email"):
             accepted = pc.invert(missing)
             if kind == "email":
-                accepted = pc.and_(accepted, pc.less(pc.utf8_length(cells), 255))
-                accepted = pc.and_(accepted, pc.match_substring_regex(cells, EMAIL_LOCAL))
-                accepted = pc.and_(accepted, pc.match_substring_regex(cells, PATTERNS["email"]))
+                accepted = pc.and_(accepted, email_accepted(cells))
             elif kind == "date":
                 accepted = pc.and_(accepted, pc.match_substring_regex(cells, PATTERNS["date"]))
             elif kind == "datetime":
-                accepted = pc.and_(accepted, pc.match_substring_regex(cells, PATTERNS["datetime"]))
-                unusual = pc.or_(
-                    pc.match_substring(cells, ".000000"),
-                    pc.or_(pc.ends_with(cells, "+00:00"), pc.ends_with(cells, "-00:00")),
-                )
-                accepted = pc.and_not(accepted, unusual)
+                accepted = pc.and_(accepted, datetime_accepted(cells))
             low, high = self.lengths
             if low is not None or high is not None:
                 length = pc.utf8_length(cells)

@@ -1,30 +1,38 @@
-"""The import's fast path for CSV and TSV: Arrow reads and checks whole columns.
+"""The import's fast paths: Arrow reads and checks CSV/TSV columns; JSON is read in blocks.
 
-:func:`tabular_batches` turns an upload into batches of exactly ``batch_size`` rows (the
-reference's batches: uniqueness within a batch, reports and progress depend on them), each
-either validated by the columnar fast path (:mod:`..schema.columnar`) or, when the fast
+:func:`tabular_batches` turns a CSV/TSV upload into batches of exactly ``batch_size`` rows
+(the reference's batches: uniqueness within a batch, reports and progress depend on them),
+each either validated by the columnar fast path (:mod:`..schema.columnar`) or, when the fast
 path has anything to report or cannot read the batch, by the reference row validator, whose
 result (rows, numbers, errors) is then the batch's. Schemas with foreign keys, and headers
-that do not fit, always take the reference path.
-"""
+that do not fit, always take the reference path. :func:`json_batches` reads a JSON array or
+NDJSON with :mod:`..schema.json_blocks` (the reference readers' rows and errors) and
+validates each batch as records, as the insert API does. :class:`Prefetch` runs either in a
+thread of its own, ahead of the write."""
 
 from __future__ import annotations
 
+import operator
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import pyarrow as pa
 
 from ..schema.columnar import ColumnarRows, ColumnarValidator, Refer
 from ..schema.csv_blocks import csv_blocks
+from ..schema.json_blocks import json_rows
+from ..schema.readers import ReadError, read_rows
 from ..schema.rows import RowValidator
+from .writes import validate_records
 
 Block = pa.Table | list[list[str]]
 #: False: every batch through the reference path (benchmarks compare the two in one run)
 ENABLED = True
+HAS_ID = operator.methodcaller("__contains__", "_id")
 
 
 @dataclass
@@ -35,6 +43,8 @@ class Batch:
     row_numbers: list[int]
     errors: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
+    #: the upload is refused after this batch's rows were read (counted by the consumer)
+    failure: Exception | None = None
 
 
 def fast_validator(validator: RowValidator, header: list[str]) -> ColumnarValidator | None:
@@ -126,6 +136,35 @@ class Prefetch:
 
     def close(self) -> None:
         self.stopped.set()
+
+
+def json_batches(
+    chunks: Iterable[bytes],
+    format: str,
+    validator: RowValidator,
+    batch_size: int,
+    documents: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    foreign_keys: Any = None,
+) -> Iterator[Batch]:
+    """Batches of a JSON array or NDJSON upload, validated as records. Read by
+    :func:`..schema.json_blocks.json_rows` (the reference readers' rows and errors, faster),
+    or by the reference readers when the fast path is off."""
+    rows = json_rows(chunks, format) if ENABLED else read_rows(chunks, format)
+    number = 1
+    while batch := list(islice(rows, batch_size)):
+        if set(map(type, batch)) != {dict}:
+            failure = ReadError("every JSON row must be an object")
+            yield Batch([], [], [], len(batch), failure)  # read, as before the check
+            return
+        records = documents(batch)
+        if any(map(HAS_ID, records)):  # jsonb document ids: validate_records keeps them
+            result = validate_records(validator, records, number, foreign_keys)
+        else:  # what validate_records does when no row has an "_id"
+            result = validator.validate_records(
+                records, first_row_number=number, foreign_keys=foreign_keys
+            )
+        yield Batch(result.rows, result.row_numbers, result.errors, len(batch))
+        number += len(batch)
 
 
 def table_rows(table: pa.Table) -> list[list[str]]:

@@ -13,24 +13,22 @@ import contextlib
 import queue
 import secrets
 from collections.abc import AsyncIterator, Iterable, Iterator
-from itertools import islice
 from typing import Any
 
 from ..errors import BadRequest, DataServiceError
 from ..providers.base import ProviderError
 from ..schema.cast import make_error
-from ..schema.readers import FORMATS, ReadError, read_rows
+from ..schema.readers import FORMATS, ReadError
 from . import audit
 from .core import DataService
 from .datatables import table_spec
-from .import_fast import Batch, Prefetch, tabular_batches
+from .import_fast import Batch, Prefetch, json_batches, tabular_batches
 from .import_progress import ImportProgress, ImportStatus
 from .writes import (
     ON_INVALID,
     documents_of,
     foreign_key_lookup,
     table_validator,
-    validate_records,
 )
 
 MODES = ("insert", "upsert")
@@ -102,26 +100,26 @@ class _Run:
                 self._check_header,
                 self.lookup,
             )
-            if self.own_keys:  # a batch's keys must be known before the next is checked
-                yield from batches
-                return
-            self.prefetch = Prefetch(batches)
-            yield from self.prefetch
+        else:
+            batches = json_batches(
+                self.chunks,
+                self.status.format,
+                self.validator,
+                self.batch_size,
+                lambda rows: documents_of(self.datatable, rows),
+                self.lookup,
+            )
+        if self.own_keys:  # a batch's keys must be known before the next is checked
+            yield from batches
             return
-        rows = read_rows(self.chunks, self.status.format)
-        number = 1
-        while batch := list(islice(rows, self.batch_size)):
-            if not all(isinstance(r, dict) for r in batch):
-                self.status.rows_read += len(batch)  # read, as before the check
-                raise ReadError("every JSON row must be an object")
-            records = documents_of(self.datatable, batch)
-            result = validate_records(self.validator, records, number, self.lookup)
-            yield Batch(result.rows, result.row_numbers, result.errors, len(batch))
-            number += len(batch)
+        self.prefetch = Prefetch(batches)
+        yield from self.prefetch
 
     def batches(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         for batch in self._validated():
             self.status.rows_read += batch.size
+            if batch.failure is not None:
+                raise batch.failure
             if batch.errors:
                 self._note(batch.errors)
             for fields, keys in self.own_keys.items():
