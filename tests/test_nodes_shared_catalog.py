@@ -8,7 +8,9 @@ mid-change or mid-import recovered by another, once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import threading
 import time
 import uuid
 
@@ -180,3 +182,39 @@ def test_tenancy_holds_alike_on_every_node(postgres_dsn, prefix, tmp_path):
             return database in mine and database not in theirs
 
         assert eventually(listed_for_acme_only)
+
+
+def test_concurrent_schema_changes_on_two_nodes_one_applies(cluster, catalog):
+    """The same If-Match sent to both nodes at once: one change applies, the other gets 412
+    and none of its DDL runs (the table has the winner's columns only)."""
+    a, b = cluster.node(0), cluster.node(1)
+    datatable = new_datatable(a, "contended")
+    base = "/-/apps/contended/datasources/stock/datatables/items"
+    eventually(lambda: b.get(base + ".json", actor="root").status_code == 200)
+    current = a.get(base + ".json", actor="root").json()
+    match = {"If-Match": f'"{current["schema_hash"]}"'}
+    wanted = {
+        node.name: {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": f"from_{node.name}"}]}
+        for node in (a, b)
+    }
+    start = threading.Barrier(2)
+
+    def change(node):
+        start.wait()
+        return node.put(base, json={"json_schema": wanted[node.name]}, headers=match, actor="root")
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = dict(zip(("node0", "node1"), pool.map(change, (a, b)), strict=True))
+    statuses = sorted(answer.status_code for answer in answers.values())
+    assert statuses == [200, 412], {n: (r.status_code, r.text[:200]) for n, r in answers.items()}
+    winner = next(name for name, answer in answers.items() if answer.status_code == 200)
+    after = b.get(base + ".json", actor="root").json()
+    assert after["schema_version"] == current["schema_version"] + 1
+    assert after["json_schema"] == wanted[winner]
+    columns = b.get(path(datatable["table_url"]) + ".json?_extra=columns", actor="root").json()
+    assert columns["columns"] == ["id", "name", "n", f"from_{winner}"]
+    applied = catalog.execute(
+        "SELECT status FROM schema_operations WHERE datatable_id = %s AND operation = %s",
+        (datatable["id"], "change_schema"),
+    ).fetchall()
+    assert applied == [("applied",)]
