@@ -38,7 +38,9 @@ AFTER = {
     "get datatable": 1,
     "datatable page (HTML)": 3,
     "list datatables": 3,
-    "import rows (data service API)": 2,
+    # the target, the running import's row (any node answers its progress), its outcome with
+    # the audit entry (issue 15)
+    "import rows (data service API)": 3,
     "insert rows (core /-/insert)": 2,
     "insert rows again (core /-/insert)": 1,
     "managed table JSON page": 0,
