@@ -25,16 +25,15 @@ them exact), or that orjson refuses, is read element by element by the reference
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Any
 
 import orjson
 
-from . import json_text
+from . import json_text, readers
 from .json_text import LONG_DIGITS, MAX_DEPTH, NINETEEN_ZEROS, WRAP, ZEROED
-from .readers import SURROGATE_ESCAPE, ReadError, _not_json, _text
+from .readers import ReadError, _text
 
 #: closing braces tried as the end of a chunk's whole elements before reading one by one
 TRIES = 4
@@ -115,51 +114,4 @@ def _whole(buffer: str, position: int) -> tuple[list[Any], int] | None:
 
 def _json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
     """readers._json_array, each chunk first tried whole (see the module's docstring)."""
-    decoder = json.JSONDecoder(parse_constant=_not_json)
-    buffer, position, started, count = "", 0, False, 0
-    for text in _text(chunks):
-        buffer = buffer[position:] + text
-        position = 0
-        whole = True  # the chunk's elements not yet tried at once
-        while True:
-            while position < len(buffer) and buffer[position] in " \t\r\n,":
-                position += 1
-            if position >= len(buffer):
-                break
-            if not started:
-                if buffer[position] != "[":
-                    raise ReadError("a JSON upload must be an array of objects")
-                started, position = True, position + 1
-                continue
-            if buffer[position] == "]":
-                return
-            if whole:
-                whole = False
-                parsed = _whole(buffer, position)
-                if parsed is not None:
-                    count += len(parsed[0])
-                    yield from parsed[0]
-                    position = parsed[1]
-                    continue
-            try:
-                value, end = decoder.raw_decode(buffer, position)
-            except json.JSONDecodeError:
-                break  # the value continues in the next chunk
-            except RecursionError:
-                raise ReadError(
-                    f"element {count + 1} of the JSON array nests more than "
-                    f"{json_text.MAX_DEPTH} levels deep"
-                ) from None
-            count += 1
-            brackets = buffer.count("[", position, end) + buffer.count("{", position, end)
-            if brackets > json_text.MAX_DEPTH or SURROGATE_ESCAPE.search(buffer, position, end):
-                try:
-                    value = json_text.loads(buffer[position:end])
-                except ValueError as e:
-                    raise ReadError(f"element {count} of the JSON array: {e}") from None
-            yield value
-            position = end
-    if buffer[position:].strip():
-        raise ReadError("the JSON array is not complete")
-    if not started:
-        raise ReadError("a JSON upload must be an array of objects")
+    return readers._json_array(chunks, whole=_whole)

@@ -16,10 +16,12 @@ import codecs
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import json_text
+
+WholeChunk = Callable[[str, int], "tuple[list[Any], int] | None"]
 
 FORMATS = ("csv", "tsv", "json", "ndjson")
 CONTENT_TYPES = {
@@ -67,15 +69,19 @@ def _lines(chunks: Iterable[bytes], encoding: str = "utf-8-sig") -> Iterator[str
         yield pending
 
 
-def _json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
+def _json_array(chunks: Iterable[bytes], whole: WholeChunk | None = None) -> Iterator[Any]:
     """Each element as json_text reads JSON: json's raw_decode finds where it ends (so the
     array streams); an element with a surrogate escape, or with brackets enough to nest too
-    deeply, is read again by json_text.loads, whose checks json's decoder lacks."""
+    deeply, is read again by json_text.loads, whose checks json's decoder lacks.
+
+    ``whole(buffer, position)``, when given, is first asked for each chunk's elements at
+    once: ``(elements, end)``, or None to read them one by one (schema.json_blocks)."""
     decoder = json.JSONDecoder(parse_constant=_not_json)
     buffer, position, started, count = "", 0, False, 0
     for text in _text(chunks):
         buffer = buffer[position:] + text
         position = 0
+        untried = whole is not None
         while True:
             while position < len(buffer) and buffer[position] in " \t\r\n,":
                 position += 1
@@ -88,6 +94,14 @@ def _json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
                 continue
             if buffer[position] == "]":
                 return
+            if untried:
+                untried = False
+                parsed = whole(buffer, position)
+                if parsed is not None:
+                    count += len(parsed[0])
+                    yield from parsed[0]
+                    position = parsed[1]
+                    continue
             try:
                 value, end = decoder.raw_decode(buffer, position)
             except json.JSONDecodeError:
