@@ -20,7 +20,7 @@ from conftest import (
 from live_server import live_server
 
 from datasette_dataservice.catalog import imports
-from datasette_dataservice.catalog.advisory_locks import SessionLock, import_lock
+from datasette_dataservice.catalog.postgres_locks import SessionLock, import_lock
 from datasette_dataservice.catalog.store import utc_now
 from datasette_dataservice.service.core import service_for
 from datasette_dataservice.service.import_recovery import STOPPED, recover_interrupted_imports

@@ -45,6 +45,11 @@ def lock_name(schema: str, kind: str, key: int | str) -> str:
     return f"dataservice:{schema}:{kind}:{key}"
 
 
+def import_lock(import_id: str) -> str:
+    """The lock a running import's node holds (``lock_name`` without its schema)."""
+    return f"import:{import_id}"
+
+
 def _holders_of(catalog) -> asyncio.Semaphore:
     semaphore = _holders.get(catalog)
     if semaphore is None:
@@ -184,3 +189,51 @@ async def run_to_the_end(awaitable: Awaitable[T]) -> T:
             task.exception()  # retrieved: the caller gets the cancellation instead
         raise asyncio.CancelledError
     return task.result()
+
+
+# A lock on a connection of its own ---------------------------------------------------------
+
+
+class LockHeld(Exception):
+    """Another session holds the lock."""
+
+
+class SessionLock:
+    """A session advisory lock held on a dedicated connection until ``release()``, for work
+    as long as an import: held on one of the pool's connections, it would leave the other
+    requests (and the import's own progress writes) a connection short for minutes."""
+
+    def __init__(self, conn: psycopg.Connection, name: str):
+        self.conn = conn
+        self.name = name
+
+    @classmethod
+    def acquire(cls, dsn: str, schema: str, name: str) -> SessionLock:
+        """Take ``lock_name``'s lock for ``name`` (``kind:key``) in the catalog ``schema``
+        (blocking I/O: run it in a thread). LockHeld if another session holds it."""
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        try:
+            held = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                (f"dataservice:{schema}:{name}",),
+            )
+            if not held.fetchone()[0]:
+                raise LockHeld(name)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, name)
+
+    def release(self) -> None:
+        """Ending the session releases the lock (and cannot leave it on a pooled one)."""
+        self.conn.close()
+
+
+def try_transaction_lock(conn: Any, name: str) -> bool:
+    """Whether ``lock_name``'s lock for ``name`` (``kind:key``) is free, taken until the end
+    of ``conn``'s transaction (a connection of the Postgres catalog, in ``catalog.write``)."""
+    query = (
+        "SELECT pg_try_advisory_xact_lock("
+        "hashtextextended('dataservice:' || current_schema() || ':' || ?, 0))"
+    )
+    return bool(conn.execute(query, (name,)).fetchone()[0])

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..catalog import imports
-from ..catalog.advisory_locks import SessionLock, import_lock
+from ..catalog.postgres_locks import SessionLock, import_lock
 from ..catalog.store import utc_now
 from .core import DataService
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog import imports, store
-from ..catalog.advisory_locks import import_lock, try_transaction_lock
+from ..catalog.postgres_locks import import_lock, try_transaction_lock
 from . import audit
 from .core import DataService
 
