@@ -15,6 +15,7 @@ from datasette.utils import (
     path_with_replaced_args,
 )
 from datasette.utils.asgi import Response
+from jinja2 import Template
 from markupsafe import Markup
 
 from ...dataplane.postgres.introspect import Relation
@@ -90,6 +91,29 @@ def _link(href: str, text: str) -> Markup:
     return Markup('<a href="{}">{}</a>').format(href, text)
 
 
+# The page core draws for the same request: its template's name is what the template hooks
+# (``extra_template_vars``, ``extra_js_urls``, ...) get as ``template``, and plugins choose by it.
+CORE_TEMPLATES = {
+    "dataservice_postgres_table.html": "table.html",
+    "dataservice_postgres_row.html": "row.html",
+    "dataservice_postgres_database.html": "database.html",
+    "dataservice_postgres_query.html": "query.html",
+    "dataservice_postgres_canned.html": "query.html",
+    "dataservice_postgres_queries.html": "query_list.html",
+}
+
+
+def core_named(datasette, request, name: str) -> Template:
+    """The plugin's template ``name`` under the name of core's template for the same page.
+
+    A copy: the environment caches the template itself, which keeps its own name."""
+    template = datasette.get_jinja_environment(request).get_template(name)
+    named = object.__new__(type(template))
+    named.__dict__.update(template.__dict__)
+    named.name = CORE_TEMPLATES[name]
+    return named
+
+
 async def render(datasette, request, template: str, context: dict[str, Any], **kw) -> Response:
     """Render a page; ``pg_urls`` and ``crumb_links`` stand in for ``urls.database`` and the
     breadcrumbs, which look the database up among Datasette's own."""
@@ -106,7 +130,7 @@ async def render(datasette, request, template: str, context: dict[str, Any], **k
         + (f"?{request.query_string}" if request.query_string else ""),
     )
     html = await datasette.render_template(
-        template,
+        core_named(datasette, request, template),
         {**context, "alternate_url_json": alternate},
         request=request,
         view_name=kw.get("view_name", "database"),

@@ -27,7 +27,7 @@ from datasette.views.stored_queries import QueryDefinitionView, QueryListView
 
 from ...errors import NotFound
 from .. import responses
-from . import common
+from . import common, pages
 from .mount import PG_MOUNT
 
 SORT_KEY = "lower(coalesce(nullif(q.title, ''), q.name))"  # core's order: title, else name
@@ -177,7 +177,8 @@ class _QueryList(QueryListView):
             "query_list_urls": self.ds.urls,
             "crumb_links": await common.crumbs(self.ds._datasette, request, database),
         }
-        return await super().render(["dataservice_postgres_queries.html"], request, context)
+        template = pages.core_named(self.ds, request, "dataservice_postgres_queries.html")
+        return await super().render([template], request, context)
 
 
 async def queries_view(datasette, request):
