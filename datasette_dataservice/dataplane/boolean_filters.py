@@ -10,10 +10,6 @@ boolean equals.
 
 from __future__ import annotations
 
-import json
-
-from ..service.core import service_for
-
 TRUE_VALUES = ["true", "True", "TRUE", "1"]
 FALSE_VALUES = ["false", "False", "FALSE", "0"]
 SHOWN = {"1": True, "0": False}
@@ -39,9 +35,3 @@ def readings_of(schema: dict) -> Readings:
                 **dict.fromkeys(field.get("falseValues", FALSE_VALUES), False),
             }
     return readings
-
-
-async def boolean_readings(datasette, database: str, table: str) -> Readings:
-    """The readings of the managed datatable served by ``table``; none for other tables."""
-    datatable = await service_for(datasette).managed_datatable(database, table)
-    return readings_of(json.loads(datatable["json_schema"])) if datatable else {}

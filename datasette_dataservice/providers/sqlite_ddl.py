@@ -11,26 +11,9 @@ from typing import Any
 
 from ..schema.names import quote_identifier as q
 from .base import TableSpec
+from .table_shape import DECLARED_TYPES as COLUMN_TYPES
 from .table_shape import field_type, jsonb_keys, jsonb_view_name, key_list
 
-COLUMN_TYPES = {
-    "string": "TEXT",
-    "integer": "INTEGER",
-    "number": "REAL",
-    "boolean": "INTEGER",
-    "object": "TEXT",
-    "array": "TEXT",
-    "list": "TEXT",
-    "date": "TEXT",
-    "time": "TEXT",
-    "datetime": "TEXT",
-    "year": "INTEGER",
-    "yearmonth": "TEXT",
-    "duration": "TEXT",
-    "geopoint": "TEXT",
-    "geojson": "TEXT",
-    "any": "ANY",
-}
 NUMERIC_TYPES = {"integer", "number", "year"}
 JSON_TYPES = {"object": "object", "array": "array", "geojson": "object"}
 

@@ -8,6 +8,28 @@ from typing import Any
 
 from .base import TableSpec
 
+# The column type a field gets, the same on every engine's answers: SQLite declares it
+# (sqlite_ddl.py) and a Postgres-backed table reports it (column_details, labels), so a client
+# cannot tell the engines apart.
+DECLARED_TYPES = {
+    "string": "TEXT",
+    "integer": "INTEGER",
+    "number": "REAL",
+    "boolean": "INTEGER",
+    "object": "TEXT",
+    "array": "TEXT",
+    "list": "TEXT",
+    "date": "TEXT",
+    "time": "TEXT",
+    "datetime": "TEXT",
+    "year": "INTEGER",
+    "yearmonth": "TEXT",
+    "duration": "TEXT",
+    "geopoint": "TEXT",
+    "geojson": "TEXT",
+    "any": "ANY",
+}
+
 
 def field_type(field: dict[str, Any]) -> str:
     return field.get("type") or "string"  # frictionless reads a field without a type as string

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +22,16 @@ from typing import Any
 from datasette.filters import FilterArguments, Filters
 from datasette.utils.asgi import NotFound
 
-from ..dataplane.boolean_filters import BOOLEAN_LOOKUPS, boolean_readings
+from ..dataplane.boolean_filters import BOOLEAN_LOOKUPS, Readings, readings_of
 from ..dataplane.paging import offset_of
 from ..schema.stored_numbers import INT64_MAX, INT64_MIN
-from ..service.core import is_managed_database
+from ..service.core import is_managed_database, service_for
+
+
+async def boolean_readings(datasette, database: str, table: str) -> Readings:
+    """The readings of the managed datatable served by ``table``; none for other tables."""
+    datatable = await service_for(datasette).managed_datatable(database, table)
+    return readings_of(json.loads(datatable["json_schema"])) if datatable else {}
 
 
 async def managed_filter_params(datasette, request, database: str, table: str):

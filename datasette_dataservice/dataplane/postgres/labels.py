@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlite_utils.utils import column_affinity
 
-from ...providers.sqlite_ddl import COLUMN_TYPES
+from ...providers.table_shape import DECLARED_TYPES
 from . import execute
 from .introspect import BPCHAR, NAME, TEXT, VARCHAR, Fields, Relation
 from .sqltext import qualified, quote
@@ -75,7 +75,7 @@ def _is_text(relation: Relation, name: str, fields: Fields) -> bool:
     """Whether SQLite would give this column TEXT affinity (its Table Schema type's)."""
     field_type = fields.types.get(name)
     if field_type is not None:
-        return column_affinity(COLUMN_TYPES.get(field_type, "ANY")) is str
+        return column_affinity(DECLARED_TYPES.get(field_type, "ANY")) is str
     column = relation.column(name)
     return column is not None and column.type_oid in TEXT_TYPES
 

@@ -24,11 +24,11 @@ from datasette.views.table_extras import table_extra_registry
 from ...dataplane.postgres import definitions, execute, introspect, references
 from ...dataplane.postgres.introspect import Relation
 from ...providers.postgres_storage import PostgresTarget
-from ...providers.sqlite_ddl import COLUMN_TYPES
+from ...providers.table_shape import DECLARED_TYPES
 from ...service.core import service_for
 from . import cells, common
 
-# The column type the same datatable's column declares on SQLite (sqlite_ddl.py), which
+# The column type the same datatable's column declares on SQLite (table_shape.DECLARED_TYPES), which
 # core's column types are matched against; anything else is TEXT there.
 SQLITE_TYPES = {
     introspect.INT2: "INTEGER",
@@ -72,7 +72,7 @@ def column_objects(relation: Relation, field_types: dict[str, str]) -> dict[str,
         if relation.is_view and column.name != VIEW_KEY:
             type_ = ""
         else:
-            type_ = COLUMN_TYPES.get(field_types.get(column.name, "")) or SQLITE_TYPES.get(
+            type_ = DECLARED_TYPES.get(field_types.get(column.name, "")) or SQLITE_TYPES.get(
                 column.type_oid, "TEXT"
             )
         out[column.name] = Column(

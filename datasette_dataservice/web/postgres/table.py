@@ -12,10 +12,11 @@ from datasette.utils import filters_should_redirect, path_with_added_args, tilde
 from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
 
-from ...dataplane.boolean_filters import Readings, boolean_readings
+from ...dataplane.boolean_filters import Readings
 from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from ...service.core import service_for
+from ..core_filters import boolean_readings
 from . import common, csv_export, facets, labels, pages, renderers
 from . import extras as blocks
 
