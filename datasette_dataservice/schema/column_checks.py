@@ -12,7 +12,7 @@ then it returns what that loop returns (the same row objects, numbers, seen keys
 key cells). Anything else (a value to cast, a null where it matters, an error, a type or
 option it does not cover) returns None, and the batch goes through the generated loop, the
 reference, whole. It accepts only values the first fast path of
-:func:`.cast.fast_paths` passes through unchanged (a subset is fine, never more):
+:func:`.fast_paths.fast_paths` passes through unchanged (a subset is fine, never more):
 tests/test_insert_fast_path.py runs both over the same batches and compares.
 """
 
@@ -27,7 +27,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .cast import INT64_MAX, INT64_MIN, PATTERNS, UNHASHABLE_TYPES, FieldCaster, fast_paths
+from .cast import UNHASHABLE_TYPES, FieldCaster
+from .fast_paths import PATTERNS, fast_paths
+from .stored_numbers import INT64_MAX, INT64_MIN
 from .text_kernels import datetime_accepted, email_accepted
 
 #: column -> whether every (non-null) value passes unchanged

@@ -2,11 +2,11 @@
 
 A batch arrives as an Arrow table of text cells (one column per field, in the header's
 order). Each column is checked as a whole where a compute kernel can decide exactly what the
-row validator's own fast path (:func:`.cast.fast_paths`) decides: integers, numbers, years,
+row validator's own fast path (:func:`.fast_paths.fast_paths`) decides: integers, numbers, years,
 booleans, plain strings with length and enum constraints, ISO dates and datetimes. Every
 other cell (emails, patterns, custom formats, group characters, values the kernels are not
 sure of) goes through the row validator's code for that field, generated from the same
-:func:`.cast.field_code`, one cell at a time.
+:func:`.fast_paths.field_code`, one cell at a time.
 
 The fast path only *accepts*. A batch with anything to report (a refused cell, a blank
 row, a missing required value, a duplicate key) returns None, and the caller runs the batch
@@ -23,7 +23,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .cast import BOUND_CONSTRAINTS, FieldCaster, fast_paths, field_code
+from .cast import BOUND_CONSTRAINTS, FieldCaster
+from .fast_paths import fast_paths, field_code
 from .rows import RowValidator
 from .stored_numbers import INT64_MAX, INT64_MIN
 from .text_kernels import PATTERNS, datetime_accepted, email_accepted

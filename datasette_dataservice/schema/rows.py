@@ -35,9 +35,10 @@ from typing import Any
 from frictionless import Field, Schema
 
 from .canonical import canonical_json, schema_hash
-from .cast import UNHASHABLE_TYPES, FieldCaster, RowErrors, field_code, hashable, make_error
+from .cast import UNHASHABLE_TYPES, FieldCaster, RowErrors, hashable, make_error
 from .column_checks import ColumnChecks
 from .descriptor import check_descriptor
+from .fast_paths import field_code
 
 #: ``foreign_keys(resource, fields)``: the key tuples that exist in table ``resource`` ("" for
 #: this table: its rows already stored, the batch's own rows are added), or None to skip it

@@ -1,5 +1,5 @@
 """Arrow compute kernels (RE2) that accept a subset of what the row validator's regexes
-(:data:`.cast.PATTERNS`) accept, for whole columns of text at once.
+(:data:`.fast_paths.PATTERNS`) accept, for whole columns of text at once.
 
 A value a kernel accepts, the row validator's own fast path keeps as given; a value it does
 not accept may still be fine (RE2 lacks lookaround and possessive quantifiers, and February
@@ -25,13 +25,13 @@ PATTERNS = {
     "number": r"^-?[0-9]{1,15}(?:\.[0-9]{1,15})?$",
     "year": "^[0-9]{4}$",
     "date": f"^{YEAR}-{MONTH_DAY}$",
-    # cast.PATTERNS["datetime"], a value kept as given: the lookaheads are checked apart
+    # fast_paths.PATTERNS["datetime"], a value kept as given: the lookaheads are checked apart
     "datetime": (
         f"^{YEAR}-{MONTH_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
         r"(?:\.[0-9]{6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
     ),
 }
-# cast.PATTERNS["email"] (re.ASCII) without lookaround or possessive quantifiers, which RE2
+# fast_paths.PATTERNS["email"] (re.ASCII) without lookaround or possessive quantifiers, which RE2
 # lacks: labels of 1-62 characters not ending in "-", a TLD of 2-62 ending in a letter; the
 # local part's 1-64 characters (the lookahead) are EMAIL_LOCAL.
 LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,60}[A-Za-z0-9])?"
