@@ -16,6 +16,7 @@ from .service.request_cache import asgi_request_scope
 from .tenancy import middleware as tenant_middleware
 from .web import actions, exceptions, owned_databases
 from .web.core_filters import managed_filter_params
+from .web.json_output import RENDERER as JSON_RENDERER
 from .web.postgres import listings as postgres_listings
 from .web.postgres.mount import mount as mount_postgres
 from .web.ratelimit import install_rate_limiter
@@ -87,7 +88,7 @@ def permission_resources_sql(datasette, actor, action):
 
 @hookimpl
 def register_output_renderer(datasette):
-    return TSV_RENDERER
+    return [TSV_RENDERER, JSON_RENDERER]
 
 
 @hookimpl

@@ -196,7 +196,8 @@ TABLE_READS = [
     "?_nocol=meta&_nocol=tags",
     "?_col=nope",
     "?_nocol=id",
-    "?_json=meta&_size=2",
+    # ?_json= is parsed on managed tables (tests/test_json_columns.py), which core's table
+    # page on this unmanaged SQLite database skips
     "?_next=abc",
     "?_next=5",
     "?_sort=score&_next=3~2E0,2",

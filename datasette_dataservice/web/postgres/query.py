@@ -16,7 +16,6 @@ from typing import Any
 
 import psycopg
 from datasette.extras import ExtraScope
-from datasette.renderer import json_renderer
 from datasette.resources import DatabaseResource
 from datasette.utils import InvalidSql, validate_sql_select
 from datasette.utils.asgi import NotFound, Response
@@ -24,6 +23,7 @@ from datasette.views.base import DatasetteError
 
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
+from ..json_output import render_json
 from . import cells, common, csv_export, hooks, pages, renderers
 from . import extras as blocks
 from .render import rows_as_lists
@@ -190,4 +190,4 @@ async def rows_response(
             truncated=ran.truncated,
             error=ran.error,
         )
-    return json_renderer(request, request.args, data, ran.error, truncated=ran.truncated)
+    return render_json(request, request.args, data, ran.error, truncated=ran.truncated)

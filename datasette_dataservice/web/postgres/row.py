@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 
 from datasette.extras import ExtraScope
-from datasette.renderer import json_renderer
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from ...dataplane.postgres import execute, tablequery
 from ...dataplane.postgres.tablequery import shown_sql
+from ..json_output import render_json
 from . import cells, common, csv_export, hooks, labels, pages, renderers
 from . import extras as blocks
 from .render import rows_as_lists
@@ -140,5 +140,5 @@ async def row_view(datasette, request) -> Response:
             data=data,
         )
         return common.finish(datasette, request, response, private)
-    response = json_renderer(request, request.args, data, None, truncated=False)
+    response = render_json(request, request.args, data, None, truncated=False)
     return common.finish(datasette, request, response, private)

@@ -7,7 +7,6 @@ from typing import Any
 
 import psycopg
 from datasette.extras import ExtraScope
-from datasette.renderer import json_renderer
 from datasette.utils import filters_should_redirect, path_with_added_args, tilde_encode
 from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
@@ -17,6 +16,7 @@ from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from ...service.core import service_for
 from ..core_filters import boolean_readings
+from ..json_output import render_json
 from . import common, csv_export, facets, labels, pages, renderers
 from . import extras as blocks
 
@@ -238,7 +238,7 @@ async def table_view(datasette, request) -> Response:
             data=data,
         )
         return common.finish(datasette, request, response, private)
-    response = json_renderer(request, request.args, data, None, truncated=False)
+    response = render_json(request, request.args, data, None, truncated=False)
     if next_url:
         response.headers["link"] = f'<{next_url}>; rel="next"'
     return common.finish(datasette, request, response, private)
