@@ -42,6 +42,11 @@ LEFT = [
         "core's /db/table/-/autocomplete endpoint has no Postgres counterpart yet, so the "
         "page does not offer it (_datasetteTableData without foreignKeys, no autocomplete.js).",
     ),
+    (
+        "NOT NULL of a jsonb datatable's stored id (its row page's data-column-not-null)",
+        "SQLite declares the stored table's id 'INTEGER PRIMARY KEY' without NOT NULL, which "
+        "PRAGMA table_info reports as nullable; PostgreSQL's primary key is NOT NULL.",
+    ),
 ]
 
 ORDERS = {
@@ -266,7 +271,7 @@ async def start(tmp_path, provider: str, engine: str, postgres_config) -> Site:
 async def pair(request, tmp_path_factory, postgres_dsn):
     provider = request.param
     config = {"main": {"dsn": postgres_dsn, "schema_prefix": f"{RUN_PREFIX}html_{provider}_"}}
-    sites = {}
+    sites: dict = {"provider": provider}
     try:
         for engine in ENGINES:
             tmp = tmp_path_factory.mktemp(f"html-{provider}-{engine}")
@@ -276,6 +281,8 @@ async def pair(request, tmp_path_factory, postgres_dsn):
         yield sites
     finally:
         for site in sites.values():
+            if isinstance(site, str):
+                continue
             await site.client.aclose()
             await close_data_service(site.ds)
 
@@ -289,7 +296,19 @@ async def test_same_page(pair, page):
     assert on_sqlite.status_code == 200, on_sqlite.text[:500]
     assert on_postgres.status_code == on_sqlite.status_code
     expected, got = structure(on_sqlite.text), structure(on_postgres.text)
+    if pair["provider"] == "jsonb" and page.startswith(("{tp}", "{op}")):
+        expected, got = without_stored_id_not_null(expected), without_stored_id_not_null(got)
     assert got == expected, difference(expected, got)
+
+
+def without_stored_id_not_null(items: list) -> list:
+    """LEFT: the stored id's NOT NULL on a jsonb datatable's row page."""
+    out = []
+    for item in items:
+        if isinstance(item, tuple) and item[0] == "th" and ("data-column", "id") in item[1]:
+            item = ("th", tuple(a for a in item[1] if a[0] != "data-column-not-null"))
+        out.append(item)
+    return out
 
 
 def difference(expected: list, got: list) -> str:

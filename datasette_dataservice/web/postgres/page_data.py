@@ -83,3 +83,29 @@ def extra_wheres(request) -> list[dict[str, str]]:
         {"text": text, "remove_url": path_with_removed_args(request, {"_where": text})}
         for text in request.args.getlist("_where")
     ]
+
+
+def row_buttons(
+    permissions: dict[str, bool], row_path: str, pk_path: str, row_label: str | None
+) -> list[dict[str, Any]]:
+    """The row page's "Edit row" and "Delete row" menu items (edit-tools.js opens them),
+    as core's row view lists them before the ``row_actions`` hooks' items."""
+    label = f"{pk_path} {row_label}" if row_label and row_label != pk_path else pk_path
+    out = []
+    for action, verb, description in (
+        ("update-row", "Edit", "Open a dialog to edit this row."),
+        ("delete-row", "Delete", "Open a confirmation dialog to delete this row."),
+    ):
+        if not permissions.get(action):
+            continue
+        attrs = {
+            "aria-label": f"{verb} row {label}",
+            "data-row": row_path,
+            "data-row-action": verb.lower(),
+        }
+        if row_label:
+            attrs["data-row-label"] = row_label
+        out.append(
+            {"type": "button", "label": f"{verb} row", "description": description, "attrs": attrs}
+        )
+    return out
