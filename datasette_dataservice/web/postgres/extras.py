@@ -212,8 +212,11 @@ async def render_cell(page: Page) -> list[dict[str, str]]:
     return [{k: str(v) for k, v in row.items() if v} for row in rendered]
 
 
-async def display_columns(page: Page, sortable: set[str]) -> list[dict[str, Any]]:
-    """Core's ``display_columns`` (views/table.py ``display_columns_and_rows``)."""
+async def display_columns(
+    page: Page, sortable: set[str], link_column: bool = True
+) -> list[dict[str, Any]]:
+    """Core's ``display_columns`` (views/table.py ``display_columns_and_rows``); without
+    the ``link_column`` as on core's row page, whose columns are not sortable."""
     assert page.relation is not None
     types_of = await field_types(page.datasette, page.database, page.relation)
     details = column_objects(page.relation, types_of)
@@ -238,7 +241,7 @@ async def display_columns(page: Page, sortable: set[str]) -> list[dict[str, Any]
                 "column_type_config": ct.config if ct else None,
             }
         )
-    if page.is_view:
+    if page.is_view or not link_column:
         return columns
     if len(page.pks) == 1:
         pk = page.pks[0]

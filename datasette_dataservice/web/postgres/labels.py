@@ -75,6 +75,19 @@ async def label_column_of(datasette, target, database, fk, conn, by_relation) ->
     return await labels.label_column(conn, target.schema, relation, fields, configured, limit_ms)
 
 
+async def own_label_column(
+    datasette, target: PostgresTarget, database: str, relation: introspect.Relation
+) -> str | None:
+    """The label column core picks for the table itself (its rows' ``data-row-label``)."""
+    by_relation = await introspect.catalog_fields(service_for(datasette), database)
+    configured = (await datasette.table_config(database, relation.name)).get("label_column")
+    fields = by_relation.get(relation.name, NO_FIELDS)
+    async with execute.connection(target) as conn:
+        return await labels.label_column(
+            conn, target.schema, relation, fields, configured, execute.time_limit(datasette)
+        )
+
+
 async def expand(
     datasette,
     request,

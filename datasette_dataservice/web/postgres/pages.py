@@ -10,9 +10,11 @@ from typing import Any
 from datasette.filters import Filters
 from datasette.utils import (
     append_querystring,
+    make_slot_function,
     path_from_row_pks,
     path_with_format,
     path_with_replaced_args,
+    to_css_class,
 )
 from datasette.utils.asgi import Response
 from jinja2 import Template
@@ -20,7 +22,7 @@ from markupsafe import Markup
 
 from ...dataplane.postgres.introspect import Relation
 from ...dataplane.postgres.tablequery import TableQuery, shown_sql
-from . import cells, common, extras, hooks, labels
+from . import cells, common, extras, hooks, labels, page_data, table_rows
 from .facets import Facets
 
 
@@ -144,6 +146,7 @@ async def table_page(
     request,
     *,
     database: str,
+    target,
     relation: Relation,
     query: TableQuery,
     rows: list[dict[str, Any]],
@@ -153,9 +156,13 @@ async def table_page(
     human: str,
     query_ms: float,
     facets: Facets,
+    display_columns: list[dict[str, Any]],
+    definitions: dict[str, str | None],
     links: dict[str, str] | None = None,
     renderers: dict[str, str] | None = None,
 ) -> Response:
+    """Core's table.html context (views/table.py): ``display_columns`` is core's extra of
+    that name, ``definitions`` its ``table_definition`` and ``view_definition``."""
     name, columns = relation.name, list(query.columns)
     core_pks = [] if relation.pks == ["rowid"] else relation.pks  # as core sees a rowid table
     pks = cells.display_pks(core_pks, name, relation.is_view)
@@ -166,20 +173,43 @@ async def table_page(
     rendered = await cells.rendered_cells(
         datasette, request, database, name, columns, rows, pks, column_types, skip=link_pk
     )
-    header, body = display_rows(
-        datasette, database, name, columns, rows, relation.pks, links=links, rendered=rendered
+    link_column = not relation.is_view
+    body = table_rows.display_rows(
+        datasette,
+        database,
+        name,
+        columns,
+        rows,
+        core_pks,
+        link_column=link_column,
+        links=links,
+        rendered=rendered,
+        label_column=(
+            await labels.own_label_column(datasette, target, database, relation)
+            if link_column
+            else None
+        ),
+        permissions=(
+            await table_rows.row_permissions(datasette, request, database, name)
+            if link_column
+            else None
+        ),
+        truncate=datasette.setting("truncate_cells_html"),
     )
     json_url = datasette.urls.path(
         path_with_format(request=request, path=common.public_path(request), format="json")
     )
+    renderers = renderers or {"json": json_url}
     sort = query.sort
     if not sort and not query.sort_desc and len(relation.pks) == 1:
         sort = relation.pks[0]
+    table_data = await page_data.table_page_data(datasette, request, database, relation)
     context = {
         "database": database,
         "table": relation.name,
         "is_view": relation.is_view,
         "columns": columns,
+        "all_columns": relation.column_names,
         "metadata": await common.table_metadata(datasette, database, name),
         "actions": hooks.table_actions(datasette, request, database, name, relation.is_view),
         "private": private,
@@ -188,18 +218,19 @@ async def table_page(
         "count_truncated": count == 10001,
         "human_description_en": human,
         "filters": Filters(query.pairs),
-        "filter_columns": relation.column_names,
-        "display_columns": header,
+        "filter_columns": columns + [c for c in relation.column_names if c not in columns],
+        "extra_wheres_for_ui": page_data.extra_wheres(request),
+        "display_columns": display_columns,
         "display_rows": body,
+        "is_sortable": any(c["sortable"] for c in display_columns),
         "sort": sort,
         "sort_desc": query.sort_desc,
         "next_url": next_url,
-        "json_url": json_url,
         "append_querystring": append_querystring,
-        "sort_link": sort_link(datasette, request),
-        "primary_keys": relation.pks,
-        "query_sql": shown_sql(query.sql),
-        "query_params": query.shown_params,
+        "path_with_replaced_args": path_with_replaced_args,
+        "fix_path": lambda path: datasette.urls.path(path),
+        "primary_keys": core_pks,
+        "query": {"sql": shown_sql(query.sql), "params": query.shown_params},
         "allow_execute_sql": await common.can_execute_sql(datasette, request, database),
         "form_hidden_args": [
             (key, value)
@@ -208,15 +239,29 @@ async def table_page(
             for value in request.args.getlist(key)
         ],
         "query_ms": query_ms,
-        "renderers": renderers or {"json": json_url},
+        "renderers": renderers,
         "expandable_columns": bool(links),
         "settings": datasette.settings_dict(),
+        "datasette_allow_facet": "true" if datasette.setting("allow_facet") else "false",
+        "table_page_data": table_data,
+        "table_insert_ui": table_data.get("insertRow"),
+        "custom_table_templates": custom_table_templates(database, name),
+        "top_table": make_slot_function(
+            "top_table", datasette, request, database=database, table=name
+        ),
+        **definitions,
         **csv_export_urls(datasette, request, labelled=bool(links)),
         **await facets.page_context(),
     }
     return await render(
         datasette, request, "dataservice_postgres_table.html", context, view_name="table"
     )
+
+
+def custom_table_templates(database: str, table: str, page: str = "table") -> list[str]:
+    """Core's templates for a table or row page's rows: the table's own, then core's."""
+    db, name = to_css_class(database), to_css_class(table)
+    return [f"_table-{db}-{name}.html", f"_table-{page}-{db}-{name}.html", "_table.html"]
 
 
 def csv_export_urls(datasette, request, labelled: bool) -> dict[str, Any]:

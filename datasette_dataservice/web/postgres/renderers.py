@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from datasette.utils import CustomRow, call_with_supported_arguments
+from datasette.utils import CustomRow, call_with_supported_arguments, path_with_format
 from datasette.utils.asgi import NotFound, Request, Response
 
 from . import common
@@ -93,3 +93,46 @@ async def render(
     if isinstance(result, Response):
         return result
     raise TypeError(f"{result} should be dict or Response")
+
+
+async def links(
+    datasette,
+    request,
+    *,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    sql: str | None,
+    database: str,
+    table: str | None,
+    view_name: str,
+    query_name: str | None = None,
+    extra_qs: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The "This data as" links of a row or query page: each renderer whose ``can_render``
+    says yes, as core's row and query views list them."""
+    out = {}
+    for key, (_, can_render) in datasette.renderers.items():
+        it_can_render = call_with_supported_arguments(
+            can_render,
+            datasette=datasette,
+            columns=columns,
+            rows=rows_like_sqlite(columns, rows),
+            sql=sql,
+            query_name=query_name,
+            database=database,
+            table=table,
+            request=public_request(request),
+            view_name=view_name,
+        )
+        if asyncio.iscoroutine(it_can_render):
+            it_can_render = await it_can_render
+        if it_can_render:
+            out[key] = datasette.urls.path(
+                path_with_format(
+                    request=request,
+                    path=common.public_path(request),
+                    format=key,
+                    extra_qs=extra_qs or {},
+                )
+            )
+    return out

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 
+import markupsafe
 from datasette.extras import ExtraScope
-from datasette.utils import urlsafe_components
+from datasette.utils import make_slot_function, path_from_row_pks, urlsafe_components
 from datasette.utils.asgi import BadRequest, NotFound, Response
+from datasette.views.table import row_label_from_label_column
 
 from ...dataplane.postgres import execute, tablequery
 from ...dataplane.postgres.tablequery import shown_sql
 from ..json_output import render_json
-from . import cells, common, csv_export, hooks, labels, pages, renderers
+from . import cells, common, csv_export, hooks, labels, page_data, pages, renderers, table_rows
 from . import extras as blocks
 from .render import rows_as_lists
 
@@ -48,41 +50,8 @@ async def row_view(datasette, request) -> Response:
     if format_ == "csv":
         return await csv_export.rows_csv(datasette, request, database, name, result.columns, rows)
     if format_ == "html":
-        found = await labels.expand(
-            datasette, request, target, database, name, rows, result.columns, True, every=True
-        )
-        column_types = await blocks.PageDatasette(datasette, database, relation).get_column_types(
-            database, name
-        )
-        rendered = await cells.rendered_cells(
-            datasette, request, database, name, result.columns, rows, pks, column_types
-        )
-        header, body = pages.display_rows(
-            datasette,
-            database,
-            name,
-            result.columns,
-            rows,
-            pks,
-            links=labels.links(found),
-            rendered=rendered,
-        )
-        row = cells.PgRow(result.columns, rows[0])
-        context = {
-            "database": database,
-            "table": name,
-            "columns": result.columns,
-            "metadata": {},  # as core's row page: no table metadata shown
-            "row_actions": await hooks.row_actions(datasette, request, database, name, row),
-            "private": private,
-            "database_color": common.database_color(database),
-            "display_columns": header,
-            "display_rows": body,
-            "primary_key_values": pk_values,
-            "json_url": datasette.urls.path(common.public_path(request) + ".json"),
-        }
-        response = await pages.render(
-            datasette, request, "dataservice_postgres_row.html", context, view_name="row"
+        response = await row_page(
+            datasette, request, resolved, pks, pk_values, result.columns, rows, sql, params, start
         )
         return common.finish(datasette, request, response, private)
 
@@ -142,3 +111,114 @@ async def row_view(datasette, request) -> Response:
         return common.finish(datasette, request, response, private)
     response = render_json(request, request.args, data, None, truncated=False)
     return common.finish(datasette, request, response, private)
+
+
+async def row_page(
+    datasette,
+    request,
+    resolved: common.Resolved,
+    pks,
+    pk_values,
+    columns,
+    rows,
+    sql,
+    params,
+    start: float,
+) -> Response:
+    """Core's row.html context (views/row.py): the primary key first and in bold, every
+    foreign key labelled, the edit and delete buttons the actor may use, the tables whose
+    rows refer to this one."""
+    target, database, name, relation = (
+        resolved.target,
+        resolved.database,
+        resolved.name,
+        resolved.relation,
+    )
+    columns = [c for c in columns if c in pks] + [c for c in columns if c not in pks]
+    found = await labels.expand(
+        datasette, request, target, database, name, rows, columns, True, every=True
+    )
+    page = blocks.Page(
+        datasette,
+        request,
+        ExtraScope.ROW,
+        database,
+        resolved.private,
+        columns,
+        rows,
+        shown_sql(sql),
+        params,
+        set(),
+        target=target,
+        relation=relation,
+        pks=pks,
+        pk_values=pk_values,
+    )
+    column_types = await blocks.column_types(page)
+    rendered = await cells.rendered_cells(
+        datasette, request, database, name, columns, rows, pks, column_types
+    )
+    body = table_rows.display_rows(
+        datasette,
+        database,
+        name,
+        columns,
+        rows,
+        pks,
+        link_column=False,
+        links=labels.links(found),
+        rendered=rendered,
+    )
+    for cell in body[0]:
+        if cell["column"] in pks:
+            cell["value"] = markupsafe.Markup("<strong>{}</strong>").format(cell["value"])
+    is_table = not relation.is_view
+    label_column = (
+        await labels.own_label_column(datasette, target, database, relation) if is_table else None
+    )
+    row = body[0]
+    row.pk_path = path_from_row_pks(rows[0], pks, False, False)
+    row.row_path = path_from_row_pks(rows[0], pks, False)
+    row.row_label = row_label_from_label_column(rows[0], label_column)
+    permissions = (
+        await table_rows.row_permissions(datasette, request, database, name) if is_table else {}
+    )
+    hook_row = cells.PgRow(columns, rows[0])
+    context = {
+        "database": database,
+        "table": name,
+        "private": resolved.private,
+        "columns": columns,
+        "metadata": {},  # as core's row page: no table metadata shown
+        "foreign_key_tables": await blocks.foreign_key_tables(page),
+        "database_color": common.database_color(database),
+        "display_columns": await blocks.display_columns(page, set(), link_column=False),
+        "display_rows": body,
+        "custom_table_templates": pages.custom_table_templates(database, name, "row"),
+        "row_mutation_ui": any(permissions.values()),
+        "table_page_data": await page_data.table_page_data(
+            datasette, request, database, relation, insert=False
+        ),
+        "row_actions": [
+            *page_data.row_buttons(permissions, row.row_path, row.pk_path, row.row_label),
+            *await hooks.row_actions(datasette, request, database, name, hook_row),
+        ],
+        "top_row": make_slot_function(
+            "top_row", datasette, request, database=database, table=name, row=hook_row
+        ),
+        "primary_key_values": pk_values,
+        "query_ms": (time.perf_counter() - start) * 1000,
+        "renderers": await renderers.links(
+            datasette,
+            request,
+            columns=columns,
+            rows=rows,
+            sql=shown_sql(sql),
+            database=database,
+            table=name,
+            view_name="row",
+        ),
+    }
+    return await pages.render(
+        datasette, request, "dataservice_postgres_row.html", context, view_name="row"
+    )

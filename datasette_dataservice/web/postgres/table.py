@@ -209,6 +209,7 @@ async def table_view(datasette, request) -> Response:
             datasette,
             request,
             database=database,
+            target=target,
             relation=relation,
             query=query,
             rows=rows,
@@ -219,6 +220,11 @@ async def table_view(datasette, request) -> Response:
             query_ms=(time.perf_counter() - start) * 1000,
             links=labels.links(found),
             facets=faceted,
+            display_columns=await shown["display_columns"](),
+            definitions={
+                "table_definition": await shown["table_definition"](),
+                "view_definition": await shown["view_definition"](),
+            },
             renderers=await shown["renderers"](),
         )
     data = {"ok": True, "next": next_token, "next_url": next_url}
