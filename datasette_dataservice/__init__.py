@@ -22,5 +22,6 @@ from .plugin import (  # noqa: E402, F401
     register_routes,
     startup,
     table_actions,
+    through_filter_on_managed_tables,
     view_actions,
 )

@@ -14,7 +14,7 @@ from .service.core import is_managed_database, managed_databases_of
 from .service.lifecycle import start_with_datasette
 from .service.request_cache import asgi_request_scope
 from .tenancy import middleware as tenant_middleware
-from .web import actions, exceptions, owned_databases
+from .web import actions, exceptions, owned_databases, through_filter
 from .web.core_filters import managed_filter_params
 from .web.json_output import RENDERER as JSON_RENDERER
 from .web.postgres import listings as postgres_listings
@@ -67,6 +67,13 @@ def asgi_wrapper(datasette):
         return app
 
     return wrap
+
+
+@hookimpl(wrapper=True, specname="filters_from_request")
+def through_filter_on_managed_tables(request, database, table, datasette):
+    """Core's ``_through`` filter without its 500s and its clashing parameter name."""
+    results = yield
+    return through_filter.replace_core_through(results, datasette, request, database, table)
 
 
 @hookimpl(wrapper=True)

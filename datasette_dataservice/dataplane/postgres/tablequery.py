@@ -23,6 +23,7 @@ from ..paging import offset_of
 from . import filters, readable
 from .introspect import Relation
 from .sqltext import qualified, quote
+from .through import ResolvedThrough, through_clause
 
 COUNT_LIMIT = 10000  # core's Database.count_limit
 SORT_ALIAS = "__dataservice_sort"
@@ -44,6 +45,7 @@ class TableQuery:
     raw_where: bool = False  # has ?_where= SQL: run it as a user's query is run
     where_sql: str = ""  # the page's " WHERE ..." (filters, keyset token; params): what core
     # counts facets over
+    human_extra: list[str] = field(default_factory=list)  # ``_through``'s descriptions
 
     @property
     def sort_column(self) -> str | None:
@@ -128,6 +130,7 @@ def build(
     row_cap: int | None = None,
     booleans: filters.Readings | None = None,
     reals: frozenset[str] = frozenset(),
+    throughs: list[ResolvedThrough] | tuple = (),
 ) -> TableQuery:
     """The page's query; ``row_cap`` bounds the rows fetched (core truncates results);
     ``booleans``: how the table's boolean fields read filter values; ``reals``: a view's
@@ -137,6 +140,7 @@ def build(
     columns = columns_to_select(relation, args)
     pairs = filters.filter_pairs(args)
     where = filters.build_where(pairs, relation, booleans, reals)
+    where.clauses += [through_clause(where, schema, resolved) for resolved in throughs]
     # ``?_where=`` SQL (the caller has checked execute-sql and runs it read-only)
     where.clauses += ["(" + w.replace("%", "%%") + ")" for w in args.getlist("_where")]
     sort, sort_desc = sort_order(relation, args)
@@ -187,6 +191,7 @@ def build(
         pairs=pairs,
         raw_where="_where" in args,
         where_sql=where_sql,
+        human_extra=[resolved.through.human for resolved in throughs],
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import psycopg
 from datasette.extras import ExtraScope
+from datasette.filters import Filters
+from datasette.resources import TableResource
 from datasette.utils import filters_should_redirect, path_with_added_args, tilde_encode
 from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
@@ -14,6 +16,8 @@ from datasette.views.base import DatasetteError
 from ...dataplane.boolean_filters import Readings
 from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
+from ...dataplane.postgres.through import resolve_throughs
+from ...dataplane.through import requested_throughs
 from ...service.core import service_for
 from ..core_filters import boolean_readings
 from ..json_output import render_json
@@ -121,6 +125,21 @@ async def _view_reals(datasette, database: str, relation) -> frozenset[str]:
     return frozenset(name for name, kind in types.items() if kind == "number")
 
 
+async def _throughs(datasette, request, target, database: str, table: str) -> list:
+    """The ``_through`` filters, checked as core checks them (view-table on the other table)."""
+    if "_through" not in request.args:
+        return []
+    throughs = requested_throughs(request.args)
+    for through in throughs:
+        await datasette.ensure_permission(
+            action="view-table",
+            resource=TableResource(database=database, table=through.table),
+            actor=request.actor,
+        )
+    async with execute.connection(target) as conn:
+        return await resolve_throughs(conn, target.schema, table, throughs)
+
+
 @common.view
 async def table_view(datasette, request) -> Response:
     start = time.perf_counter()
@@ -141,6 +160,7 @@ async def table_view(datasette, request) -> Response:
         row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
         booleans=await _boolean_readings(datasette, database, relation, request),
         reals=await _view_reals(datasette, database, relation),
+        throughs=await _throughs(datasette, request, target, database, name),
     )
     if format_ == "csv":
         return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
@@ -258,7 +278,7 @@ def rows_from(result: execute.Result, converters) -> list[dict[str, Any]]:
 
 def human_description(query: TableQuery) -> str:
     """Core's ``human_description_en``: the filters, then the sort order."""
-    text = filters.human_description(query.pairs)
+    text = Filters(query.pairs).human_description_en(extra=query.human_extra)
     if query.sort_column:
         sorted_by = f"sorted by {query.sort_column}{' descending' if query.sort_desc else ''}"
         text = " ".join(b for b in [text, sorted_by] if b)
