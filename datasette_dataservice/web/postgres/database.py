@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasette.resources import DatabaseResource, TableResource
 from datasette.stored_queries import stored_query_to_dict
-from datasette.utils import path_with_format
+from datasette.utils import make_slot_function, path_with_format
 from datasette.utils.asgi import NotFound, Response
 
 from ...dataplane.postgres import execute, introspect
@@ -51,6 +51,12 @@ async def database_view(datasette, request) -> Response:
         counts = await table_counts(conn, target.schema, table_names, limit_ms)
         foreign_keys = await introspect.foreign_keys(conn, target.schema, list(relations))
         size = await introspect.schema_size(conn, target.schema)
+        first = next((n for n in shown if not relations[n].is_view), None)
+        default_sql = (
+            f"select * from {await introspect.quote_ident(conn, first)}"
+            if first
+            else "select version()"
+        )
 
     tables = [
         {
@@ -109,7 +115,8 @@ async def database_view(datasette, request) -> Response:
         **data,
         "database_color": common.database_color(database),
         "database_actions": hooks.database_actions(datasette, request, database),
-        "first_table": tables[0]["name"] if tables else (views[0]["name"] if views else None),
+        "default_sql": default_sql,
+        "top_database": make_slot_function("top_database", datasette, request, database=database),
     }
     return await pages.render(
         datasette, request, "dataservice_postgres_database.html", context, view_name="database"
