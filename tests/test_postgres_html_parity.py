@@ -351,3 +351,37 @@ def test_structure_keeps_what_scripts_read():
         ("p", ()),
         "Links from x",
     ]
+
+
+PARAMETER_REQUESTS = [
+    {"sql": "select :a, :b, :a"},
+    {"sql": "select 1"},
+    {},
+    {"sql": "select :_actor_id"},
+    {"sql": "select :a", "other": "1"},
+]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("args", PARAMETER_REQUESTS, ids=lambda a: urllib.parse.urlencode(a))
+async def test_query_parameters_endpoint(pair, args):
+    """``/db/-/query/parameters``, which the SQL editor of the database and query pages
+    (their ``data-parameters-url``) asks for the inputs to show, answers as core's."""
+    page = f"/{DATABASE}/-/query/parameters?" + urllib.parse.urlencode(args)
+    on_sqlite, on_postgres = await asyncio.gather(
+        pair["sqlite"].get(page), pair["postgres"].get(page)
+    )
+    assert on_sqlite.status_code in (200, 400), on_sqlite.text
+    assert (on_postgres.status_code, on_postgres.json()) == (
+        on_sqlite.status_code,
+        on_sqlite.json(),
+    )
+    assert on_postgres.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_query_parameters_read_as_postgres_reads_sql(pair):
+    sql = "select x::int, $q$ :no $q$, :yes from (select 1 as x) s where :yes::text <> ''"
+    page = f"/{DATABASE}/-/query/parameters?" + urllib.parse.urlencode({"sql": sql})
+    response = await pair["postgres"].get(page)
+    assert response.json()["parameters"] == ["yes"]
