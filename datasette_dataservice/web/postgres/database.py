@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datasette.resources import DatabaseResource, TableResource
+from datasette.resources import DatabaseResource
 from datasette.stored_queries import stored_query_to_dict
 from datasette.utils import make_slot_function, path_with_format
 from datasette.utils.asgi import NotFound, Response
@@ -10,7 +10,7 @@ from datasette.utils.asgi import NotFound, Response
 from ...dataplane.postgres import execute, introspect
 from ...dataplane.postgres.listing import table_counts
 from ...dataplane.postgres.tablequery import COUNT_LIMIT
-from . import common, hooks, pages, query_list
+from . import common, hooks, pages, query_list, query_page
 
 COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
 
@@ -37,26 +37,13 @@ async def database_view(datasette, request) -> Response:
 
     async with execute.connection(target) as conn:
         relations = await introspect.relations(conn, target.schema)
-        shown: dict[str, bool] = {}  # name -> private, for what this actor may see
-        for name in relations:
-            allowed, hidden_from_anonymous = await datasette.check_visibility(
-                request.actor,
-                action="view-table",
-                resource=TableResource(database=database, table=name),
-            )
-            if allowed:
-                shown[name] = hidden_from_anonymous
+        shown = await query_page.shown_relations(datasette, request, database, relations)
         table_names = [n for n in shown if not relations[n].is_view]
         limit_ms = min(execute.time_limit(datasette), COUNT_TIME_LIMIT_MS * len(table_names))
         counts = await table_counts(conn, target.schema, table_names, limit_ms)
         foreign_keys = await introspect.foreign_keys(conn, target.schema, list(relations))
         size = await introspect.schema_size(conn, target.schema)
-        first = next((n for n in shown if not relations[n].is_view), None)
-        default_sql = (
-            f"select * from {await introspect.quote_ident(conn, first)}"
-            if first
-            else "select version()"
-        )
+        default_sql = await query_page.default_sql(conn, relations, shown)
 
     tables = [
         {
@@ -82,12 +69,7 @@ async def database_view(datasette, request) -> Response:
         else len(queries.queries)
     )
     allow_execute_sql = await common.can_execute_sql(datasette, request, database)
-    table_columns = {}
-    if allow_execute_sql:
-        table_columns = {
-            name: [] if relations[name].is_view else sorted(relations[name].column_names)
-            for name in shown
-        }
+    table_columns = query_page.editor_columns(relations, shown) if allow_execute_sql else {}
     data = {
         "ok": True,
         "database": database,
