@@ -85,11 +85,19 @@ def test_a_person_filters_sorts_opens_a_row_and_runs_sql(sync_api, shots, shop):
             assert "Ada" in page.locator("table.rows-and-columns").inner_text()
 
             page.goto(shop.base + "/shop_main")
-            page.fill("textarea[name=sql]", "select customer from shop_orders where paid")
+            # Core's SQL editor (CodeMirror over the textarea): the parameters endpoint
+            # turns the SQL's :name into a field, "Format SQL" is offered.
+            editor = page.locator("form.sql .cm-content")
+            editor.fill("select customer from shop_orders where paid and total > :least")
+            page.fill("input[data-parameter-name=least]", "0")
+            assert page.locator("button#sql-format").is_visible()
             page.click("input[type=submit][value='Run SQL']")
             page.wait_for_url(re.compile(r"/shop_main/-/query\?"))
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+            assert query["least"] == ["0"], page.url
             rows = page.locator("table.rows-and-columns tbody tr").all_inner_texts()
             assert sorted(r.strip() for r in rows) == ["Ada", "Cleo"]
+            assert page.locator(".export-links a").all_inner_texts() == ["json", "tsv", "CSV"]
             shots(page, "postgres-query")
         finally:
             browser.close()

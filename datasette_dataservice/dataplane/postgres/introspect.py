@@ -225,6 +225,13 @@ async def schema_size(conn, schema: str) -> int:
     return (await cursor.fetchone())[0]
 
 
+async def quote_ident(conn, name: str) -> str:
+    """``name`` as PostgreSQL writes it in SQL: bare unless it needs quoting (core's
+    ``escape_sqlite`` brackets only the names SQLite needs bracketed)."""
+    cursor = await conn.execute("select quote_ident(%(name)s)", {"name": name})
+    return (await cursor.fetchone())[0]
+
+
 # Datatable fields, from the catalog -------------------------------------------------------
 
 

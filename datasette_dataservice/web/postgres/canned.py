@@ -15,30 +15,20 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
 
-import markupsafe
 from datasette.resources import QueryResource
 from datasette.stored_queries import StoredQuery, stored_query_to_dict
-from datasette.utils import (
-    InvalidSql,
-    make_slot_function,
-    path_with_added_args,
-    path_with_format,
-    path_with_removed_args,
-    tilde_decode,
-    validate_sql_select,
-)
+from datasette.utils import tilde_decode
 from datasette.utils.asgi import Forbidden, Response
 from datasette.views.base import DatasetteError
-from datasette.views.database import MagicParameters, display_rows
+from datasette.views.database import MagicParameters
 from datasette.views.query_helpers import _ensure_stored_query_execution_permissions
 
 from ...dataplane.postgres import execute, introspect
 from ...dataplane.postgres.sqltext import to_psycopg
 from ...errors import DataServiceError
 from ...service.core import service_for
-from . import common, pages, query
+from . import common, query, query_page
 from .table import table_view
 
 
@@ -119,70 +109,17 @@ async def canned_view(datasette, request, stored: StoredQuery) -> Response:
             ran,
             lambda: metadata,
         )
-    context = {
-        "database": database,
-        "database_color": common.database_color(database),
-        "private": private,
-        "stored_query": stored.name,
-        "metadata": metadata,
-        "query": {"sql": stored.sql, "params": args},
-        "named_parameter_values": named_values,
-        "error": ran.error,
-        "truncated": ran.truncated,
-        "columns": ran.columns,
-        "display_rows": await display_rows(
-            datasette,
-            database,
-            request,
-            [[r[c] for c in ran.columns] for r in ran.rows],
-            ran.columns,
-        ),
-        "json_url": datasette.urls.path(
-            path_with_format(request=request, path=common.public_path(request), format="json")
-        ),
-        "edit_sql_url": await _edit_sql_url(datasette, request, database, stored, named_values),
-        "top_stored_query": make_slot_function(
-            "top_stored_query", datasette, request, database=database, query_name=stored.name
-        ),
-        **_show_hide(datasette, request, stored, args),
-    }
-    return await pages.render(
-        datasette, request, "dataservice_postgres_canned.html", context, view_name="database"
+    params = {**{n: "" for n in named_values}, **args}
+    return await query_page.render(
+        datasette,
+        request,
+        target=target,
+        database=database,
+        private=private,
+        sql=stored.sql,
+        params=params,
+        named_values=named_values,
+        ran=ran,
+        metadata=metadata,
+        stored=stored,
     )
-
-
-def _show_hide(datasette, request, stored: StoredQuery, args: dict) -> dict[str, Any]:
-    """Core's show/hide SQL link: ``hide_sql`` queries hide it unless ``?_show_sql=1``."""
-    path = common.public_path(request)
-    hidden = ""
-    if stored.hide_sql:
-        if args.get("_show_sql"):
-            link, text = path_with_removed_args(request, {"_show_sql"}, path=path), "hide"
-            hidden = '<input type="hidden" name="_show_sql" value="1">'
-        else:
-            link, text = path_with_added_args(request, {"_show_sql": 1}, path=path), "show"
-    elif args.get("_hide_sql"):
-        link, text = path_with_removed_args(request, {"_hide_sql"}, path=path), "show"
-        hidden = '<input type="hidden" name="_hide_sql" value="1">'
-    else:
-        link, text = path_with_added_args(request, {"_hide_sql": 1}, path=path), "hide"
-    return {
-        "hide_sql": text == "show",
-        "show_hide_link": datasette.urls.path(link),
-        "show_hide_text": text,
-        "show_hide_hidden": markupsafe.Markup(hidden),
-    }
-
-
-async def _edit_sql_url(
-    datasette, request, database: str, stored: StoredQuery, named_values: dict
-) -> str | None:
-    """Core's "Edit SQL" link: a SELECT without magic parameters, for who may run SQL."""
-    try:
-        validate_sql_select(stored.sql)
-    except InvalidSql:
-        return None
-    if ":_" in stored.sql or not await common.can_execute_sql(datasette, request, database):
-        return None
-    url = common.Urls(datasette).query(database)
-    return url + "?" + urlencode({"sql": stored.sql, **named_values})

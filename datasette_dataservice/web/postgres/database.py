@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datasette.resources import DatabaseResource, TableResource
+from datasette.resources import DatabaseResource
 from datasette.stored_queries import stored_query_to_dict
-from datasette.utils import path_with_format
+from datasette.utils import make_slot_function, path_with_format
 from datasette.utils.asgi import NotFound, Response
 
 from ...dataplane.postgres import execute, introspect
 from ...dataplane.postgres.listing import table_counts
 from ...dataplane.postgres.tablequery import COUNT_LIMIT
-from . import common, hooks, pages, query_list
+from . import common, hooks, pages, query_list, query_page
 
 COUNT_TIME_LIMIT_MS = 100  # core counts a database page's tables with this budget each
 
@@ -37,20 +37,13 @@ async def database_view(datasette, request) -> Response:
 
     async with execute.connection(target) as conn:
         relations = await introspect.relations(conn, target.schema)
-        shown: dict[str, bool] = {}  # name -> private, for what this actor may see
-        for name in relations:
-            allowed, hidden_from_anonymous = await datasette.check_visibility(
-                request.actor,
-                action="view-table",
-                resource=TableResource(database=database, table=name),
-            )
-            if allowed:
-                shown[name] = hidden_from_anonymous
+        shown = await query_page.shown_relations(datasette, request, database, relations)
         table_names = [n for n in shown if not relations[n].is_view]
         limit_ms = min(execute.time_limit(datasette), COUNT_TIME_LIMIT_MS * len(table_names))
         counts = await table_counts(conn, target.schema, table_names, limit_ms)
         foreign_keys = await introspect.foreign_keys(conn, target.schema, list(relations))
         size = await introspect.schema_size(conn, target.schema)
+        default_sql = await query_page.default_sql(conn, relations, shown)
 
     tables = [
         {
@@ -76,12 +69,7 @@ async def database_view(datasette, request) -> Response:
         else len(queries.queries)
     )
     allow_execute_sql = await common.can_execute_sql(datasette, request, database)
-    table_columns = {}
-    if allow_execute_sql:
-        table_columns = {
-            name: [] if relations[name].is_view else sorted(relations[name].column_names)
-            for name in shown
-        }
+    table_columns = query_page.editor_columns(relations, shown) if allow_execute_sql else {}
     data = {
         "ok": True,
         "database": database,
@@ -109,7 +97,8 @@ async def database_view(datasette, request) -> Response:
         **data,
         "database_color": common.database_color(database),
         "database_actions": hooks.database_actions(datasette, request, database),
-        "first_table": tables[0]["name"] if tables else (views[0]["name"] if views else None),
+        "default_sql": default_sql,
+        "top_database": make_slot_function("top_database", datasette, request, database=database),
     }
     return await pages.render(
         datasette, request, "dataservice_postgres_database.html", context, view_name="database"

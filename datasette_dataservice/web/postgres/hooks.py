@@ -80,7 +80,12 @@ def database_actions(datasette, request, database: str) -> Callable[[], Awaitabl
 
 
 def query_actions(
-    datasette, request, database: str, sql: str, params: dict[str, Any]
+    datasette,
+    request,
+    database: str,
+    sql: str,
+    params: dict[str, Any],
+    query_name: str | None = None,
 ) -> Callable[[], Awaitable[list]]:
     async def actions() -> list[dict[str, Any]]:
         return await _links(
@@ -88,7 +93,7 @@ def query_actions(
                 datasette=datasette,
                 actor=request.actor,
                 database=database,
-                query_name=None,
+                query_name=query_name,
                 request=request,
                 sql=sql,
                 params=params,

@@ -4,94 +4,23 @@ classes: ``rows-and-columns``, ``filters``, ``sql``), from dataservice_postgres_
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
 from datasette.filters import Filters
 from datasette.utils import (
     append_querystring,
     make_slot_function,
-    path_from_row_pks,
     path_with_format,
     path_with_replaced_args,
     to_css_class,
 )
 from datasette.utils.asgi import Response
 from jinja2 import Template
-from markupsafe import Markup
 
 from ...dataplane.postgres.introspect import Relation
 from ...dataplane.postgres.tablequery import TableQuery, shown_sql
 from . import cells, common, extras, hooks, labels, page_data, table_rows
 from .facets import Facets
-
-
-def value_type(value: Any) -> str:
-    if value is None:
-        return "none"
-    return {bool: "int", int: "int", float: "float", str: "str", bytes: "bytes"}.get(
-        type(value), "str"
-    )
-
-
-def display_rows(
-    datasette,
-    database: str,
-    table: str | None,
-    columns: list[str],
-    rows,
-    pks: list[str],
-    *,
-    links: dict[str, str] | None = None,
-    rendered: list[dict[str, Any]] | None = None,
-) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """Header cells and body cells as Datasette's _table.html draws them: the primary
-    key links to its row page (a "Link" column for a compound key); an expanded foreign
-    key (``links``: column -> referenced table) to the row it references, with its label;
-    a cell a ``render_cell`` hook rendered (``rendered``, one dict a row) shows what it
-    returned."""
-    link_column = table is not None and len(pks) > 1
-    header = [{"name": "Link", "sortable": False, "is_pk": False}] if link_column else []
-    header += [{"name": c, "sortable": table is not None, "is_pk": c in pks} for c in columns]
-    body = []
-    for i, row in enumerate(rows):
-        by_hook = rendered[i] if rendered else {}
-        cells = []
-        path = None
-        if table is not None and pks and all(pk in row for pk in pks):
-            path = path_from_row_pks(row, pks, False)
-            href = common.Urls(datasette).row(database, table, path)
-        if link_column:
-            cells.append({"column": "Link", "value": _link(href, path), "value_type": "pk"})
-        for column in columns:
-            value = row[column]
-            shown: Any = Markup("&nbsp;") if value is None else value
-            kind = value_type(value)
-            if links and column in links and isinstance(value, dict):
-                shown = labels.link(datasette, database, links[column], value)
-                kind = value_type(value["value"])
-            if path is not None and len(pks) == 1 and column == pks[0]:
-                shown, kind = _link(href, str(value)), "pk"
-            elif by_hook.get(column):
-                shown = by_hook[column]
-            cells.append({"column": column, "value": shown, "value_type": kind})
-        body.append(cells)
-    return header, body
-
-
-def sort_link(datasette, request) -> Callable[[dict[str, Any]], str]:
-    """The current page with some arguments replaced (the column headers' sort links)."""
-    public = common.public_path(request)
-
-    def link(args: dict[str, Any]) -> str:
-        return datasette.urls.path(path_with_replaced_args(request, args, path=public))
-
-    return link
-
-
-def _link(href: str, text: str) -> Markup:
-    return Markup('<a href="{}">{}</a>').format(href, text)
-
 
 # The page core draws for the same request: its template's name is what the template hooks
 # (``extra_template_vars``, ``extra_js_urls``, ...) get as ``template``, and plugins choose by it.
@@ -100,7 +29,6 @@ CORE_TEMPLATES = {
     "dataservice_postgres_row.html": "row.html",
     "dataservice_postgres_database.html": "database.html",
     "dataservice_postgres_query.html": "query.html",
-    "dataservice_postgres_canned.html": "query.html",
     "dataservice_postgres_queries.html": "query_list.html",
 }
 

@@ -24,7 +24,7 @@ from datasette.views.base import DatasetteError
 from ...dataplane.postgres import execute
 from ...dataplane.postgres.sqltext import to_psycopg
 from ..json_output import render_json
-from . import cells, common, csv_export, hooks, pages, renderers
+from . import common, csv_export, query_page, renderers
 from . import extras as blocks
 from .render import rows_as_lists
 
@@ -73,30 +73,18 @@ async def query_view(datasette, request) -> Response:
             ran = await run(datasette, request, target, database, statement, bind)
 
     if format_ == "html":
-        rendered = await cells.rendered_cells(
-            datasette, request, database, None, ran.columns, ran.rows, [], {}
-        )
-        display = pages.display_rows(
-            datasette, database, None, ran.columns, ran.rows, [], rendered=rendered
-        )
-        context = {
-            "database": database,
-            "private": private,
-            "database_color": common.database_color(database),
-            "sql": sql or "",
-            "parameters": [(n, named_values.get(n, "")) for n in names if not n.startswith("_")],
-            "error": ran.error,
-            "truncated": ran.truncated,
-            "columns": ran.columns,
-            "display_columns": display[0],
-            "display_rows": display[1],
-            "metadata": await datasette.get_database_metadata(database),
-            "query_actions": hooks.query_actions(
-                datasette, request, database, sql or "", named_values
-            ),
-        }
-        return await pages.render(
-            datasette, request, "dataservice_postgres_query.html", context, view_name="database"
+        params = {**args, **{n: "" for n in named_values if n not in args}}
+        return await query_page.render(
+            datasette,
+            request,
+            target=target,
+            database=database,
+            private=private,
+            sql=sql,
+            params=params,
+            named_values=named_values,
+            ran=ran,
+            metadata=await datasette.get_database_metadata(database),
         )
 
     def metadata():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .canned import table_or_query_view
 from .database import database_view
 from .mount import PG_MOUNT
+from .parameters import parameters_view
 from .query import query_view
 from .query_list import definition_view, queries_view, storing_elsewhere
 from .row import row_view
@@ -15,6 +16,7 @@ TABLE = r"/(?P<table>(?!-(?:[/.]|$))[^/.]+)"  # "-" starts Datasette's /db/-/ fu
 FORMAT = r"(?:\.(?P<format>\w+))?"
 
 ROUTES = [
+    (BASE + r"/-/query/parameters$", parameters_view),
     (BASE + r"/-/query" + FORMAT + "$", query_view),
     (BASE + FORMAT + "/?$", database_view),
     (BASE + r"/-/queries(?:\.(?P<format>json))?$", queries_view),
