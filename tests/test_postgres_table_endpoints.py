@@ -153,8 +153,8 @@ async def test_table_endpoints_answer_as_core(tmp_path, postgres_config, provide
         assert on_postgres == on_sqlite
 
 
-async def postgres_items(tmp_path, postgres_config):
-    ds = make_datasette(tmp_path / "data", postgres=postgres_config)
+async def postgres_items(tmp_path, postgres_config, settings=None):
+    ds = make_datasette(tmp_path / "data", postgres=postgres_config, settings=settings)
     await ds.invoke_startup()
     headers, made, child = await linked_tables(ds, "flat_table", "postgres")
     return ds, headers, made, child
@@ -197,5 +197,19 @@ async def test_autocomplete_refuses_a_bad_initial(tmp_path, postgres_config):
         response = await ds.client.get(path + "/-/autocomplete?_initial=maybe", headers=headers)
         assert response.status_code == 400
         assert "_initial must be on, off, true, false, 1 or 0" in response.text
+    finally:
+        await close_data_service(ds)
+
+
+@pytest.mark.asyncio
+async def test_a_count_out_of_time_says_so(tmp_path, postgres_config):
+    """Core's answer to a count past ``sql_time_limit_ms``: a 400 in its JSON shape."""
+    settings = {"sql_time_limit_ms": 200}
+    ds, headers, _, child = await postgres_items(tmp_path, postgres_config, settings)
+    try:
+        slow = child + "/-/count?_where=pg_sleep(5) is not null"
+        response = await ds.client.post(slow, headers=headers)
+        assert response.status_code == 400
+        assert response.json()["errors"] == ["Count query timed out"]
     finally:
         await close_data_service(ds)
