@@ -44,11 +44,6 @@ KNOWN_DIFFERENCES = [
 # Not done yet on Postgres-backed tables, so not compared (each is dropped by ``normalised``):
 LEFT = [
     (
-        "foreign-key autocomplete in the insert and edit forms",
-        "core's /db/table/-/autocomplete endpoint has no Postgres counterpart yet, so the "
-        "page does not offer it (_datasetteTableData without foreignKeys, no autocomplete.js).",
-    ),
-    (
         "NOT NULL of a jsonb datatable's stored id (its row page's data-column-not-null)",
         "SQLite declares the stored table's id 'INTEGER PRIMARY KEY' without NOT NULL, which "
         "PRAGMA table_info reports as nullable; PostgreSQL's primary key is NOT NULL.",
@@ -197,14 +192,8 @@ def script_data(text: str):
     """What an inline script or style hands on: ``window._x = {...}`` as parsed JSON."""
     found = SCRIPT_DATA.findall(text.strip())
     if found:
-        return [(name, left_out(name, json.loads(value))) for name, value in found]
+        return [(name, json.loads(value)) for name, value in found]
     return " ".join(text.split())
-
-
-def left_out(name: str, value):
-    if name == "_datasetteTableData":  # LEFT: autocomplete
-        value.pop("foreignKeys", None)
-    return value
 
 
 def structure(html: str) -> list:
@@ -216,7 +205,7 @@ def structure(html: str) -> list:
 def normalised(items: list) -> list:
     """Drop what each engine has its own of (KNOWN_DIFFERENCES)."""
     out = []
-    skip_text = skip_raw = skip_save = False
+    skip_text = skip_save = False
     for item in items:
         if skip_save:  # the link's text
             skip_save = False
@@ -238,12 +227,6 @@ def normalised(items: list) -> list:
             skip_text = True
         elif isinstance(item, str) and item.startswith("· Queries took"):
             item = "· Queries took (...)"
-        elif item == ("script", (("src", "/-/static/autocomplete.js"),)):  # LEFT: autocomplete
-            skip_raw = True
-            continue
-        if skip_raw and item == ("raw", ""):
-            skip_raw = False
-            continue
         out.append(item)
     return out
 

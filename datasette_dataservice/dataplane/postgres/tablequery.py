@@ -46,6 +46,7 @@ class TableQuery:
     where_sql: str = ""  # the page's " WHERE ..." (filters, keyset token; params): what core
     # counts facets over
     human_extra: list[str] = field(default_factory=list)  # ``_through``'s descriptions
+    count_all_sql: str = ""  # every matching row, uncapped: core's ``/-/count`` (count_params)
 
     @property
     def sort_column(self) -> str | None:
@@ -192,6 +193,7 @@ def build(
         raw_where="_where" in args,
         where_sql=where_sql,
         human_extra=[resolved.through.human for resolved in throughs],
+        count_all_sql=f"SELECT count(*) FROM {table}{count_where_sql}",
     )
 
 

@@ -9,8 +9,8 @@ comparison.
 
 Under the mount, the listings of one database that core and the data service build from
 those mirrors answer for a Postgres-backed database as for a SQLite one: ``/{db}/-/schema``
-(core's view) and ``/{db}/-/resources.json`` (the data service's); ``/{db}/-/queries`` is
-web/postgres/query_list.py's.
+and ``/{db}/{table}/-/schema`` (core's views) and ``/{db}/-/resources.json`` (the data
+service's); ``/{db}/-/queries`` is web/postgres/query_list.py's.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 from datasette.views.base import DatasetteError
-from datasette.views.special import DatabaseSchemaView
+from datasette.views.special import DatabaseSchemaView, TableSchemaView
 
 from ...dataplane.postgres.listing import ListedDatabase, fingerprints, read_schema
 from ...errors import DataServiceError
@@ -123,5 +123,9 @@ def routes(datasette) -> list[tuple[str, Any]]:
         (
             BASE + r"/-/schema(\.(?P<format>json|md))?$",
             through_mount(DatabaseSchemaView.as_view(datasette)),
+        ),
+        (
+            BASE + r"/(?P<table>[^/.]+)/-/schema(\.(?P<format>json|md))?$",
+            through_mount(TableSchemaView.as_view(datasette)),
         ),
     ]

@@ -1,16 +1,20 @@
 """What a Postgres-backed table or row page hands core's JavaScript, as core's table view
 builds it: ``window._datasetteTableData`` (edit-tools.js: the table's URL and, where the
-actor may insert, core's ``insertRow`` form data from core's own ``_table_insert_ui``),
-and the extra wheres list."""
+actor may insert, core's ``insertRow`` form data from core's own ``_table_insert_ui``;
+autocomplete.js: ``foreignKeys``, each key column's ``/-/autocomplete`` URL), and the extra
+wheres list."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from datasette.resources import TableResource
 from datasette.utils import path_with_removed_args
 from datasette.views.table import _table_insert_ui
 
+from ...dataplane.postgres import execute, introspect, labels
 from ...dataplane.postgres.introspect import Relation
+from ...service.core import service_for
 from ..database_urls import Urls
 from . import extras
 
@@ -74,7 +78,45 @@ async def table_page_data(
         )
         if form:
             data["insertRow"] = form
+    if not relation.is_view:
+        foreign_keys = await autocomplete_urls(datasette, request, database, relation)
+        if foreign_keys:
+            data["foreignKeys"] = foreign_keys
     return data
+
+
+async def autocomplete_urls(
+    datasette, request, database: str, relation: Relation
+) -> dict[str, str]:
+    """Core's ``_foreign_key_autocomplete_urls``: each foreign key column whose other table
+    is a table with a one-column primary key it references, that the actor may see."""
+    service = service_for(datasette)
+    target = service.postgres_target(database)
+    if target is None:
+        return {}
+    out: dict[str, str] = {}
+    async with execute.connection(target) as conn:
+        limit_ms = execute.time_limit(datasette)
+        fks = await labels.outbound_foreign_keys(conn, target.schema, relation.name, limit_ms)
+    for fk in fks:
+        other = await introspect.cached_relation(
+            service, lambda: execute.connection(target), target.schema, fk["other_table"]
+        )
+        if other is None or other.is_view:
+            continue
+        other_pks = [] if other.pks == ["rowid"] else other.pks  # as core sees a rowid table
+        if other_pks != [fk["other_column"]]:
+            continue
+        visible, _ = await datasette.check_visibility(
+            request.actor,
+            action="view-table",
+            resource=TableResource(database=database, table=fk["other_table"]),
+        )
+        if visible:
+            out[fk["column"]] = Urls(datasette).table(database, fk["other_table"]) + (
+                "/-/autocomplete"
+            )
+    return out
 
 
 def extra_wheres(request) -> list[dict[str, str]]:

@@ -88,9 +88,11 @@ async def table_page(
     definitions: dict[str, str | None],
     links: dict[str, str] | None = None,
     renderers: dict[str, str] | None = None,
+    fragment: bool = False,
 ) -> Response:
     """Core's table.html context (views/table.py): ``display_columns`` is core's extra of
-    that name, ``definitions`` its ``table_definition`` and ``view_definition``."""
+    that name, ``definitions`` its ``table_definition`` and ``view_definition``; with
+    ``fragment``, only the rows' table in it, as core's ``/-/fragment`` renders it."""
     name, columns = relation.name, list(query.columns)
     core_pks = [] if relation.pks == ["rowid"] else relation.pks  # as core sees a rowid table
     pks = cells.display_pks(core_pks, name, relation.is_view)
@@ -181,6 +183,11 @@ async def table_page(
         **csv_export_urls(datasette, request, labelled=bool(links)),
         **await facets.page_context(),
     }
+    if fragment:
+        html = await datasette.render_template(
+            context["custom_table_templates"], context, request=request, view_name="table"
+        )
+        return Response.html(html)
     return await render(
         datasette, request, "dataservice_postgres_table.html", context, view_name="table"
     )

@@ -140,8 +140,29 @@ async def _throughs(datasette, request, target, database: str, table: str) -> li
         return await resolve_throughs(conn, target.schema, table, throughs)
 
 
+async def table_query(datasette, request, resolved: common.Resolved, args) -> TableQuery:
+    """The page's query for ``args`` (the request's, or some of them)."""
+    target, database, relation = resolved.target, resolved.database, resolved.relation
+    return tablequery.build(
+        relation,
+        target.schema,
+        args,
+        datasette.page_size,
+        datasette.max_returned_rows,
+        row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
+        booleans=await _boolean_readings(datasette, database, relation, request),
+        reals=await _view_reals(datasette, database, relation),
+        throughs=await _throughs(datasette, request, target, database, resolved.name),
+    )
+
+
 @common.view
 async def table_view(datasette, request) -> Response:
+    return await table_response(datasette, request)
+
+
+async def table_response(datasette, request, fragment: bool = False) -> Response:
+    """The table page; ``fragment``: only its rows' table, as core's ``/-/fragment``."""
     start = time.perf_counter()
     resolved = await common.resolve_relation(datasette, request)
     target, database, name = resolved.target, resolved.database, resolved.name
@@ -151,17 +172,7 @@ async def table_view(datasette, request) -> Response:
     if redirect is not None:
         return redirect
     await _check_special_arguments(datasette, request, database)
-    query = tablequery.build(
-        relation,
-        target.schema,
-        request.args,
-        datasette.page_size,
-        datasette.max_returned_rows,
-        row_cap=fetch_cap(datasette, page_size_of(datasette, request)),
-        booleans=await _boolean_readings(datasette, database, relation, request),
-        reals=await _view_reals(datasette, database, relation),
-        throughs=await _throughs(datasette, request, target, database, name),
-    )
+    query = await table_query(datasette, request, resolved, request.args)
     if format_ == "csv":
         return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
     extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
@@ -246,6 +257,7 @@ async def table_view(datasette, request) -> Response:
                 "view_definition": await shown["view_definition"](),
             },
             renderers=await shown["renderers"](),
+            fragment=fragment,
         )
     data = {"ok": True, "next": next_token, "next_url": next_url}
     data.update(await common.resolve_extras(extras, ExtraScope.TABLE, extra_values()))
