@@ -441,6 +441,52 @@ def canned_cases() -> list[Case]:
     return [Case("canned", "{db}/-/queries.json"), Case("canned", "{db}/by_qty.json?low=0")]
 
 
+def found_cases() -> list[Case]:
+    """URLs a random exploration of filter, facet and argument combinations found answering
+    otherwise on PostgreSQL (each fixed at its mechanism)."""
+    comparisons = [  # core binds a comparison's number: text columns compare with its text
+        "born__lte=%2B3",
+        "born__gt=99999999999999999999&price__not=no",
+        "at__gt=%2B3",
+        "name__gt=1e2",
+        "name__lt=%2005",
+        "qty__gt=1_000",
+        "qty__lt=%D9%A3",
+        "nope__gt=3",
+        "nope__lte=3.5",
+        "price__gte=-inf",
+        "price__lt=-inf",
+        "price__gt=-1e999",
+        "price__lt=1e999",
+        "yr__gt=-inf",
+        "qty__lt=NaN",
+    ]
+    booleans = [  # SQLite reads numeric text against the stored 1/0 as a number
+        "active=-0",
+        "active=1.0",
+        "active__not=%2B1",
+        "active__in=3+%2C-0",
+        "active__in=%5B1.0%2C+2%5D",
+        "active__notin=0e5",
+    ]
+    days = [  # date() of a time of day: 2000-01-01 (by its offset)
+        "at__date=2000-01-01",
+        "seen__date=2024-01-02",
+        "born__date=+2001-01-01",
+        "_facet_date=at",
+        "_facet_date=at&at__gte=12",
+    ]
+    arrays = [  # json_each: an object's values; a date is no JSON; filtered rows only
+        "_facet_array=meta",
+        "_facet_array=meta&seen__notblank=1",
+        "_facet_array=born",
+        "_facet_array=at&id=5",
+        "_facet_array=seen&born__isnull=1&at__isnull=1",
+        "_facet_array=meta&_facet_array=name&qty__glob=%C3%89va+%CE%A9",
+    ]
+    return [Case("found", "{t}.json?" + q) for q in comparisons + booleans + days + arrays]
+
+
 CASES = [
     *filter_cases(),
     *sort_cases(),
@@ -458,4 +504,5 @@ CASES = [
     *csv_cases(),
     *canned_cases(),
     *pending_extra_cases(),
+    *found_cases(),
 ]
