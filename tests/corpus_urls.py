@@ -484,7 +484,25 @@ def found_cases() -> list[Case]:
         "_facet_array=seen&born__isnull=1&at__isnull=1",
         "_facet_array=meta&_facet_array=name&qty__glob=%C3%89va+%CE%A9",
     ]
-    return [Case("found", "{t}.json?" + q) for q in comparisons + booleans + days + arrays]
+    nul = [  # a 400 on both (dataplane/filter_values.py): no Postgres text holds one
+        "name=a%00b",
+        "name__contains=%00",
+        "na%00me=1",
+        "born__notin=%5B%22%5Cu0000%22%5D",
+        "_sort=name&_next=a%00%2C1",
+        "_facet=na%00me",
+        "_facet_array=ta%00gs",
+        "_where=1%3D1%00",
+    ]
+    cases = [Case("found", "{t}.json?" + q) for q in comparisons + booleans + days + arrays]
+    cases += [Case("found", "{t}.json?" + q) for q in nul]
+    cases += [Case("found", "{db}/-/query.json?sql=select+1%00", user_sql=True)]
+    cases += [Case("found", "{t}?name=a%00b", "html"), Case("found", "{t}.csv?name=%00", "csv")]
+    cases += [  # core streams pages while there is a next one: none after an empty one
+        Case("found", "{t}.csv?" + q, "csv")
+        for q in ["_stream=on&_size=0", "_stream=on&_sort_desc=meta&_size=0"]
+    ]
+    return cases
 
 
 CASES = [

@@ -29,6 +29,7 @@ from datasette.utils import escape_sqlite
 from datasette.views.base import DatasetteError
 
 from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
+from ..filter_values import refuse_nul
 from .days import day_of
 from .introspect import Column, Relation
 from .readable import TEXT_LIKE_KINDS, fits, fits_temporal, is_decimal
@@ -286,6 +287,7 @@ def _in(negate: bool) -> Build:
             values = [values]
         placeholders = []
         as_text = column is not None and column.kind in TEXT_LIKE_KINDS
+        refuse_nul([(name, item) for item in values])  # web/postgres/table.py: the rest
         for item in values:
             text = _as_text(item)
             placeholder = where.add_param(text, shown=item)

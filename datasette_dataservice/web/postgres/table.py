@@ -13,6 +13,7 @@ from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
 
 from ...dataplane.boolean_filters import Readings, boolean_readings
+from ...dataplane.filter_values import checked_arguments, refuse_nul
 from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from ...service.core import service_for
@@ -131,6 +132,7 @@ async def table_view(datasette, request) -> Response:
     if redirect is not None:
         return redirect
     await _check_special_arguments(datasette, request, database)
+    refuse_nul(checked_arguments(request.args))  # as web/core_filters.py on SQLite
     query = tablequery.build(
         relation,
         target.schema,
