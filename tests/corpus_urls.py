@@ -489,6 +489,7 @@ def found_cases() -> list[Case]:
         "name__contains=%00",
         "na%00me=1",
         "born__notin=%5B%22%5Cu0000%22%5D",
+        "active__notin=%5B%22%5Cu0000%22%2C+%22-1%22%5D",
         "_sort=name&_next=a%00%2C1",
         "_facet=na%00me",
         "_facet_array=ta%00gs",
@@ -498,6 +499,15 @@ def found_cases() -> list[Case]:
     cases += [Case("found", "{t}.json?" + q) for q in nul]
     cases += [Case("found", "{db}/-/query.json?sql=select+1%00", user_sql=True)]
     cases += [Case("found", "{t}?name=a%00b", "html"), Case("found", "{t}.csv?name=%00", "csv")]
+    cases += [  # bad arguments: the same 400, in the same words, whichever is found first
+        Case("found", "{t}.json?" + q)
+        for q in [
+            "_sort_desc=price&_next=1%2C2%2C3",
+            "_sort=meta&_next=1%2C2%2C3",
+            "_extra=nope&born__arraycontains=x",
+            "_extra=nope&_facet=nope",
+        ]
+    ]
     cases += [  # core streams pages while there is a next one: none after an empty one
         Case("found", "{t}.csv?" + q, "csv")
         for q in ["_stream=on&_size=0", "_stream=on&_sort_desc=meta&_size=0"]

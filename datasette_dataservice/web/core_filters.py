@@ -9,7 +9,8 @@
 - A filter, ``_next``, ``_where`` or ``_facet*`` with a NUL character is a 400
   (dataplane/filter_values.py), as on PostgreSQL, where core fails with a 500 or answers
   otherwise.
-- ``?_next=`` on a view must be an offset: a 400 where core fails with a 500.
+- ``?_next=`` on a view must be an offset: a 400 where core fails with a 500; on a sorted
+  table, one of too many values is a 400 in PostgreSQL's words (core: a syntax error).
 - ``/db/table.nope`` is a 404 ("Invalid format"), as on PostgreSQL, where core fails with
   a 500. (``?col__in=[1``, a list that is no JSON, fails in core before this hook runs:
   web/exceptions.py answers it.)
@@ -26,7 +27,7 @@ from datasette.utils.asgi import NotFound
 
 from ..dataplane.boolean_filters import BOOLEAN_LOOKUPS, boolean_readings
 from ..dataplane.filter_values import checked_arguments, refuse_nul
-from ..dataplane.paging import offset_of
+from ..dataplane.paging import check_sorted_token, offset_of
 from ..schema.stored_numbers import INT64_MAX, INT64_MIN
 from ..service.core import is_managed_database
 
@@ -41,8 +42,11 @@ async def managed_filter_params(datasette, request, database: str, table: str):
         raise NotFound(f"Invalid format: {format_}")
     refuse_nul(checked_arguments(request.args))
     token = request.args.get("_next")
-    if token and table in await datasette.get_database(database).view_names():
+    db = datasette.get_database(database)
+    if token and table in await db.view_names():
         offset_of(token)
+    elif token and (request.args.get("_sort") or request.args.get("_sort_desc")):
+        check_sorted_token(token, await db.primary_keys(table) or ["rowid"])
     selections = [
         (key, value)
         for key in request.args

@@ -111,6 +111,8 @@ def read_booleans(value: str, lookup: str, reading: dict[str, bool]) -> str:
     def read(item: Any) -> Any:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             return item
+        if isinstance(item, str) and "\x00" in item:
+            return item  # refused as it is (filter_values.py)
         truth = reading.get(item) if isinstance(item, str) else None
         if truth is not None:
             return str(int(truth))

@@ -145,12 +145,13 @@ async def table_view(datasette, request) -> Response:
     )
     if format_ == "csv":
         return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
-    extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
     faceted = await facets.for_table(datasette, request, resolved, query)
     nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")
     count = None
     async with execute.connection(target) as conn:
         result = await run(conn, target, query, query.sql, query.params, limit_ms)
+        # after the rows, as core: a filter's SQL error comes before an unknown _extra
+        extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
         if ("count" in extras or format_ == "html") and not nocount:
             count = await count_rows(conn, target, query, limit_ms)
 
