@@ -460,6 +460,8 @@ def found_cases() -> list[Case]:
         "price__lt=1e999",
         "yr__gt=-inf",
         "qty__lt=NaN",
+        "name__gt=" + "9" * 400,
+        "qty__lte=-" + "9" * 400,
     ]
     booleans = [  # SQLite reads numeric text against the stored 1/0 as a number
         "active=-0",

@@ -33,19 +33,26 @@ def core_bound(value: str) -> int | float | str:
 
     >>> core_bound("+3"), core_bound("1e2"), core_bound("inf"), core_bound("9" * 20)
     (3, 100.0, 'inf', 1e+20)
+    >>> core_bound("-" + "9" * 400)
+    -inf
     """
     bound = _coerce_numeric_filter_value(value)
     if type(bound) is int and not INT64_MIN <= bound <= INT64_MAX:
-        return float(bound)
+        try:
+            return float(bound)
+        except OverflowError:  # as web/core_filters.py binds it
+            return math.inf if bound > 0 else -math.inf
     return bound
 
 
 def real_text(number: float) -> str:
     """A REAL as SQLite writes it (``%!.15g``).
 
-    >>> [real_text(x) for x in (100.0, 0.1, 1e20, 1e-05, -0.0, 1 / 3)]
-    ['100.0', '0.1', '1.0e+20', '1.0e-05', '0.0', '0.333333333333333']
+    >>> [real_text(x) for x in (100.0, 0.1, 1e20, 1e-05, -0.0, 1 / 3, -math.inf)]
+    ['100.0', '0.1', '1.0e+20', '1.0e-05', '0.0', '0.333333333333333', '-Inf']
     """
+    if math.isinf(number):
+        return "Inf" if number > 0 else "-Inf"
     text = f"{number or 0.0:.15g}"
     mantissa, e, exponent = text.partition("e")
     if "." not in mantissa:
