@@ -441,6 +441,82 @@ def canned_cases() -> list[Case]:
     return [Case("canned", "{db}/-/queries.json"), Case("canned", "{db}/by_qty.json?low=0")]
 
 
+def found_cases() -> list[Case]:
+    """URLs a random exploration of filter, facet and argument combinations found answering
+    otherwise on PostgreSQL (each fixed at its mechanism)."""
+    comparisons = [  # core binds a comparison's number: text columns compare with its text
+        "born__lte=%2B3",
+        "born__gt=99999999999999999999&price__not=no",
+        "at__gt=%2B3",
+        "name__gt=1e2",
+        "name__lt=%2005",
+        "qty__gt=1_000",
+        "qty__lt=%D9%A3",
+        "nope__gt=3",
+        "nope__lte=3.5",
+        "price__gte=-inf",
+        "price__lt=-inf",
+        "price__gt=-1e999",
+        "price__lt=1e999",
+        "yr__gt=-inf",
+        "qty__lt=NaN",
+        "name__gt=" + "9" * 400,
+        "qty__lte=-" + "9" * 400,
+    ]
+    booleans = [  # SQLite reads numeric text against the stored 1/0 as a number
+        "active=-0",
+        "active=1.0",
+        "active__not=%2B1",
+        "active__in=3+%2C-0",
+        "active__in=%5B1.0%2C+2%5D",
+        "active__notin=0e5",
+    ]
+    days = [  # date() of a time of day: 2000-01-01 (by its offset)
+        "at__date=2000-01-01",
+        "seen__date=2024-01-02",
+        "born__date=+2001-01-01",
+        "_facet_date=at",
+        "_facet_date=at&at__gte=12",
+    ]
+    arrays = [  # json_each: an object's values; a date is no JSON; filtered rows only
+        "_facet_array=meta",
+        "_facet_array=meta&seen__notblank=1",
+        "_facet_array=born",
+        "_facet_array=at&id=5",
+        "_facet_array=seen&born__isnull=1&at__isnull=1",
+        "_facet_array=meta&_facet_array=name&qty__glob=%C3%89va+%CE%A9",
+    ]
+    nul = [  # a 400 on both (dataplane/filter_values.py): no Postgres text holds one
+        "name=a%00b",
+        "name__contains=%00",
+        "na%00me=1",
+        "born__notin=%5B%22%5Cu0000%22%5D",
+        "active__notin=%5B%22%5Cu0000%22%2C+%22-1%22%5D",
+        "_sort=name&_next=a%00%2C1",
+        "_facet=na%00me",
+        "_facet_array=ta%00gs",
+        "_where=1%3D1%00",
+    ]
+    cases = [Case("found", "{t}.json?" + q) for q in comparisons + booleans + days + arrays]
+    cases += [Case("found", "{t}.json?" + q) for q in nul]
+    cases += [Case("found", "{db}/-/query.json?sql=select+1%00", user_sql=True)]
+    cases += [Case("found", "{t}?name=a%00b", "html"), Case("found", "{t}.csv?name=%00", "csv")]
+    cases += [  # bad arguments: the same 400, in the same words, whichever is found first
+        Case("found", "{t}.json?" + q)
+        for q in [
+            "_sort_desc=price&_next=1%2C2%2C3",
+            "_sort=meta&_next=1%2C2%2C3",
+            "_extra=nope&born__arraycontains=x",
+            "_extra=nope&_facet=nope",
+        ]
+    ]
+    cases += [  # core streams pages while there is a next one: none after an empty one
+        Case("found", "{t}.csv?" + q, "csv")
+        for q in ["_stream=on&_size=0", "_stream=on&_sort_desc=meta&_size=0"]
+    ]
+    return cases
+
+
 CASES = [
     *filter_cases(),
     *sort_cases(),
@@ -458,4 +534,5 @@ CASES = [
     *csv_cases(),
     *canned_cases(),
     *pending_extra_cases(),
+    *found_cases(),
 ]

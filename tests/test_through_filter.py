@@ -15,6 +15,7 @@ from conftest import close_data_service, make_datasette, path_of
 from test_contract import ENGINES
 from test_postgres_labels import linked_tables
 
+from datasette_dataservice.dataplane.filter_values import NUL_MESSAGE
 from datasette_dataservice.dataplane.through import NO_FOREIGN_KEY, SHAPE
 
 
@@ -75,6 +76,7 @@ REFUSED = [
     (through("x", table="nope"), NO_FOREIGN_KEY),
     (through("x", column="nope"), "no such column: nope"),
     (through({"a": 1}), '_through\'s "value" must be a string, a number or null'),
+    (through("a\x00b"), NUL_MESSAGE),  # no PostgreSQL text holds one
 ]
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from datasette.utils.asgi import BadRequest
 
+from .filter_values import refuse_nul
+
 # Core's words for a table that does not refer to this one, as a 400 instead of its 500.
 NO_FOREIGN_KEY = "Invalid _through - could not find corresponding foreign key"
 SHAPE = '_through must be a JSON object: {"table": ..., "column": ..., "value": ...}'
@@ -46,6 +48,9 @@ def parse_through(text: str) -> Through:
         raise BadRequest(SHAPE)
     if isinstance(data["value"], dict | list):
         raise BadRequest('_through\'s "value" must be a string, a number or null')
+    refuse_nul(
+        [("_through", data["table"]), ("_through", data["column"]), ("_through", data["value"])]
+    )
     return Through(data["table"], data["column"], data["value"])
 
 

@@ -6,7 +6,11 @@
   below it, as PostgreSQL finds for the same filter on a Postgres-backed table.
 - Boolean fields: ``?active=true`` is bound as 1, as the field reads it
   (dataplane/boolean_filters.py); core alone compares the stored 1/0 with the text "true".
-- ``?_next=`` on a view must be an offset: a 400 where core fails with a 500.
+- A filter, ``_next``, ``_where`` or ``_facet*`` with a NUL character is a 400
+  (dataplane/filter_values.py), as on PostgreSQL, where core fails with a 500 or answers
+  otherwise.
+- ``?_next=`` on a view must be an offset: a 400 where core fails with a 500; on a sorted
+  table, one of too many values is a 400 in PostgreSQL's words (core: a syntax error).
 - ``/db/table.nope`` is a 404 ("Invalid format"), as on PostgreSQL, where core fails with
   a 500. (``?col__in=[1``, a list that is no JSON, fails in core before this hook runs:
   web/exceptions.py answers it.)
@@ -23,7 +27,8 @@ from datasette.filters import FilterArguments, Filters
 from datasette.utils.asgi import NotFound
 
 from ..dataplane.boolean_filters import BOOLEAN_LOOKUPS, Readings, readings_of
-from ..dataplane.paging import offset_of
+from ..dataplane.filter_values import checked_arguments, refuse_nul
+from ..dataplane.paging import check_sorted_token, offset_of
 from ..schema.stored_numbers import INT64_MAX, INT64_MIN
 from ..service.core import is_managed_database, service_for
 
@@ -42,9 +47,13 @@ async def managed_filter_params(datasette, request, database: str, table: str):
     format_ = request.url_vars.get("format")
     if format_ and format_ not in ("html", "json", "csv") and format_ not in datasette.renderers:
         raise NotFound(f"Invalid format: {format_}")
+    refuse_nul(checked_arguments(request.args))
     token = request.args.get("_next")
-    if token and table in await datasette.get_database(database).view_names():
+    db = datasette.get_database(database)
+    if token and table in await db.view_names():
         offset_of(token)
+    elif token and (request.args.get("_sort") or request.args.get("_sort_desc")):
+        check_sorted_token(token, await db.primary_keys(table) or ["rowid"])
     selections = [
         (key, value)
         for key in request.args
@@ -56,6 +65,7 @@ async def managed_filter_params(datasette, request, database: str, table: str):
     readings = await boolean_readings(datasette, database, table)
     params = {}
     for name, column, lookup, value in numbered_params(Filters(sorted(selections)), table):
+        refuse_nul([(column, value)])  # an __in list's item: "\u0000"
         if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
             params[name] = _as_float(value)
         elif lookup in BOOLEAN_LOOKUPS and isinstance(value, str):

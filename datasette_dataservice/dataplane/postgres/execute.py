@@ -182,6 +182,8 @@ async def run_user_sql(
     connection's own role. psycopg errors other than timeouts propagate: the query page
     shows them as core shows an SQLite error.
     """
+    if "\x00" in sql:  # libpq would read the SQL only up to it: refused, as by SQLite
+        raise psycopg.ProgrammingError("the query contains a null character")
     async with connection(target, reader=True) as conn:
         return await _run_user_sql(conn, target.schema, sql, params, limit_ms, max_rows)
 

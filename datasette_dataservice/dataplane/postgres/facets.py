@@ -6,11 +6,11 @@ Each facet counts what SQLite counts for the same datatable's stored values:
 - a column facet groups the column (NULLs left out), most frequent first, then by value in
   SQLite's order (text byte-wise, JSON as its text);
 - a date facet groups ``date(column)``: a date or timestamp's day in UTC, a text's day as
-  SQLite's ``date()`` reads ``YYYY-MM-DD[( |T)HH:MM[:SS[.SSS]]][Z|+-HH:MM]`` (as written,
-  or with an offset, the day of its UTC time), a time's ``2000-01-01``;
+  SQLite's ``date()`` reads it (days.py: a time of day's is 2000-01-01, by its offset);
   anything else no day (SQLite reads numbers as Julian day numbers: not reproduced);
-- an array facet counts, per row, each distinct element of a JSON array (a JSON scalar is
-  one element, as in ``json_each``); a column of another type is its own one element.
+- an array facet counts, per row, each distinct element of a JSON array (an object's
+  values; a JSON scalar is one element, as in ``json_each``); a date or time is no JSON
+  (SQLite: "malformed JSON"); a number or boolean is its own one element.
 
 Suggestions (core's ``suggest``) look at the first 1,000 rows in page order: a column with
 2 to ``facet_size`` distinct values one of which repeats (that implies core's "fewer than
@@ -24,21 +24,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .days import day_of
 from .filters import _ordered
 from .introspect import Column, Relation
+from .readable import TEXT_LIKE_KINDS
 from .sqltext import quote
+from .stored_text import text as stored_text
 
 SUGGEST_CONSIDER = 1000  # core's Facet.suggest_consider
 DATE_CONSIDER = 100  # core's DateFacet.suggest: "the first 100 rows"
 ARRAY_CONSIDER = 100  # core's ArrayFacet.suggest: "first 100 arrays"
 JSON_KINDS = {"json"}
-
-_YMD = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_HM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
-_TIME = rf"[T ]{_HM}(:[0-5][0-9](\.[0-9]*)?)?"
-_OFFSET = r"[+-]([01][0-9]|2[0-3]):[0-5][0-9]"
-PLAIN_DAY = rf"^{_YMD}({_TIME})?\s*Z?$"
-SHIFTED_DAY = rf"^{_YMD}{_TIME}\s*{_OFFSET}$"
 
 
 @dataclass
@@ -60,42 +56,16 @@ class Source:
         return f"SELECT {select} FROM {self.table}{self.where}{limited}"
 
 
-def _text_day(text: str) -> str:
-    """SQLite's ``date(text)`` (no Julian numbers, no "now"), as text, never an error: a
-    day as written (``2024-02-30`` too), or with an offset, the day of its UTC time."""
-    day = f"(CAST(left({text}, 7) || '-01' AS date) + (CAST(substr({text}, 9, 2) AS integer) - 1))"
-    shift = (
-        f"to_char({day} + CAST(substr({text}, 12, 5) AS time)"
-        f" - CAST(substring({text} from '[+-][0-9]{{2}}:[0-9]{{2}}$') AS interval), 'YYYY-MM-DD')"
-    )
-    return (
-        f"CASE WHEN {text} ~ '{PLAIN_DAY}' THEN left({text}, 10)"
-        f" WHEN left({text}, 4) = '0000' THEN NULL"
-        f" WHEN {text} ~ '{SHIFTED_DAY}' THEN {shift} END"
-    )
-
-
-def day_of(column: Column, name: str | None = None) -> str | None:
-    """The column's (or ``name``'s, a copy of it) ``date()`` as SQLite computes it from the
-    stored value, or None."""
-    name = name or quote(column.name)
-    if column.kind == "date":
-        return name
-    if column.kind == "timestamp":
-        utc = " AT TIME ZONE 'UTC'" if column.type_name.endswith("with time zone") else ""
-        return f"CAST({name}{utc} AS date)"
-    if column.kind == "time":
-        return f"CASE WHEN {name} IS NOT NULL THEN DATE '2000-01-01' END"
-    if column.kind == "text":
-        return _text_day(name)
-    return None
-
-
 def suggested_day(column: Column, name: str) -> str | None:
     """``day_of`` as core's date suggestion sees it: it reads ``date()`` only of values
     written ``????-??-*``, which a time's stored text ("03:04:05Z") never is, though its
     ``date()`` is a day (2000-01-01, what a date facet of it counts)."""
-    return None if column.kind == "time" else day_of(column, name)
+    if column.kind == "time":
+        return None
+    day = day_of(column, name)
+    if column.kind == "text" and day is not None:
+        return f"CASE WHEN {name} ~ '^.{{4}}-.{{2}}-' THEN {day} END"
+    return day
 
 
 def _limit(sql: str, limit: int) -> str:
@@ -124,8 +94,14 @@ def date_sql(source: Source, column: Column, limit: int) -> str:
 
 
 def _document(column: Column) -> str:
+    """The column as the JSON SQLite's ``json_each`` reads: a date or time's stored text is
+    none ("malformed JSON", as SQLite answers)."""
     name = quote(column.name)
-    return name if column.type_name in ("jsonb",) else f"CAST({name} AS jsonb)"
+    if column.type_name == "jsonb":
+        return name
+    if column.kind in TEXT_LIKE_KINDS:
+        return f"CAST({stored_text(column, column.name)} AS jsonb)"
+    return f"CAST({name} AS jsonb)"
 
 
 def _json_order(value: str) -> str:
@@ -141,23 +117,28 @@ def _json_order(value: str) -> str:
 
 
 def is_json(column: Column) -> bool:
-    """Whether SQLite would read the column's stored values as JSON (``json_each``)."""
-    return column.kind in JSON_KINDS or column.kind == "text"
+    """Whether SQLite reads the column's stored values as JSON (``json_each``): JSON, text,
+    and dates and times (stored as text)."""
+    return column.kind in JSON_KINDS or column.kind == "text" or column.kind in TEXT_LIKE_KINDS
 
 
 def array_sql(source: Source, column: Column, limit: int) -> str:
-    """Core's ArrayFacet: (element, count of rows holding it). A column that is not JSON is
-    its own single element (its values, as a column facet counts them)."""
+    """Core's ArrayFacet: (element, count of rows holding it): an array's elements, an
+    object's values, a scalar itself (``json_each``). A column that is not JSON is its own
+    single element (its values, as a column facet counts them). Only the rows the filters
+    keep are read as JSON (OFFSET 0 keeps PostgreSQL from reading others first)."""
     if not is_json(column):
         return column_sql(source, column, limit)
     document = _document(column)
     elements = (
-        "SELECT DISTINCT v FROM jsonb_array_elements(CASE WHEN jsonb_typeof(doc) = 'array'"
-        " THEN doc ELSE jsonb_build_array(doc) END) AS a(v)"
+        "SELECT DISTINCT v FROM jsonb_array_elements(CASE jsonb_typeof(doc)"
+        " WHEN 'array' THEN doc"
+        " WHEN 'object' THEN (SELECT jsonb_agg(o.value) FROM jsonb_each(doc) AS o)"
+        " ELSE jsonb_build_array(doc) END) AS a(v)"
     )
     return _limit(
         f"SELECT e.v AS value, count(*) AS count"
-        f" FROM ({source.rows(f'{document} AS doc')}) AS f"
+        f" FROM ({source.rows(f'{document} AS doc')} OFFSET 0) AS f"
         f" CROSS JOIN LATERAL ({elements}) AS e"
         " WHERE doc IS NOT NULL"
         f" GROUP BY e.v ORDER BY count DESC, {_json_order('e.v')}",

@@ -29,8 +29,19 @@ from datasette.utils import escape_sqlite
 from datasette.views.base import DatasetteError
 
 from ..boolean_filters import BOOLEAN_LOOKUPS, DEFAULT_READING, Readings
+from ..filter_values import refuse_nul
+from .days import day_of
 from .introspect import Column, Relation
 from .readable import TEXT_LIKE_KINDS, fits, fits_temporal, is_decimal
+from .sqlite_values import (
+    as_numeric_text,
+    as_text,
+    core_bound,
+    is_infinite,
+    read_booleans,
+    split_values,
+    sqlite_number,
+)
 from .sqltext import quote
 from .stored_text import expr as _expr
 from .stored_text import glob_regex as _glob_regex
@@ -52,6 +63,7 @@ LIKE_FORMATS = {
 }
 COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 NUMERIC_LOOKUPS = set(COMPARISONS)
+NUMBER_KINDS = {"integer", "number", "boolean"}  # SQLite: INTEGER or REAL affinity
 
 
 @dataclass
@@ -117,7 +129,7 @@ def build_where(
         first = len(where.params)
         if column is not None and column.kind == "boolean" and lookup in BOOLEAN_LOOKUPS:
             reading = (booleans or {}).get(column.name, DEFAULT_READING)
-            read = _read_booleans(value, lookup, reading)
+            read = read_booleans(value, lookup, reading)
             where.clauses.append(build(where, column, column_name, read))
             _show_booleans(where, first, value, lookup, reading)
         else:
@@ -136,31 +148,6 @@ def _show_booleans(where: Where, first: int, value: str, lookup: str, reading) -
     for name, item in zip(names, values if isinstance(values, list) else [values], strict=False):
         truth = reading.get(item) if isinstance(item, str) else None
         where.shown[name] = item if truth is None else int(truth)
-
-
-def _read_booleans(value: str, lookup: str, reading: dict[str, bool]) -> str:
-    """``value`` with each text the field reads as a boolean given as 1/0, any other as ""
-    (which no boolean equals); JSON ``true``/``false``/numbers in an ``__in`` list as they are.
-
-    >>> _read_booleans("yes", "exact", {"yes": True}), _read_booleans("true", "not", {})
-    ('1', '')
-    >>> _read_booleans('["no", true]', "in", {"no": False})
-    '["0", true]'
-    """
-
-    def read(text: str) -> str:
-        truth = reading.get(text)
-        return "" if truth is None else str(int(truth))
-
-    if lookup not in ("in", "notin"):
-        return read(value)
-    try:
-        values = split_values(value)
-    except (ValueError, RecursionError):
-        return value  # _in answers it
-    if not isinstance(values, list):
-        values = [values]
-    return json.dumps([read(v) if isinstance(v, str) else v for v in values])
 
 
 # Expressions -------------------------------------------------------------------------------
@@ -255,24 +242,29 @@ def _like(lookup: str) -> Build:
 
 
 def _comparison(lookup: str) -> Build:
+    """Core binds the number the text reads as (``+3``: 3), which a text column compares
+    with as SQLite writes it and a number column as a number (dataplane/postgres/
+    sqlite_values.py); an unknown name's literal text is above any number."""
     operator = COMPARISONS[lookup]
 
     def build(where: Where, column: Column | None, name: str, value: str) -> str:
-        placeholder = where.add_param(value, shown=_coerce_numeric_filter_value(value))
-        return compare(column, name, operator, placeholder, value)
+        shown = _coerce_numeric_filter_value(value)
+        bound = core_bound(value)
+        if column is None or column.kind not in NUMBER_KINDS:
+            text = value if isinstance(bound, str) else as_text(bound)
+            placeholder = where.add_param(text, shown=shown)
+            if column is None and not isinstance(bound, str):
+                return "TRUE" if operator.startswith(">") else "FALSE"
+            return compare(column, name, operator, placeholder, text)
+        number = sqlite_number(value) if isinstance(bound, str) else bound
+        text = value if number is None else as_numeric_text(number)
+        placeholder = where.add_param(text, shown=shown)
+        if is_infinite(number):  # beyond every stored number
+            above = operator.startswith("<") == (number > 0)
+            return f"{_expr(column, name)} IS NOT NULL" if above else "FALSE"
+        return compare(column, name, operator, placeholder, text)
 
     return build
-
-
-def split_values(value: str) -> list[Any]:
-    """Core's ``__in`` values: a JSON list, or comma-separated.
-
-    >>> split_values("1, 2,x"), split_values('["a,b", 3]')
-    (['1', '2', 'x'], ['a,b', 3])
-    """
-    if value.startswith("["):
-        return json.loads(value)
-    return [v.strip() for v in value.split(",")]
 
 
 def _as_text(value: Any) -> str | None:
@@ -295,6 +287,7 @@ def _in(negate: bool) -> Build:
             values = [values]
         placeholders = []
         as_text = column is not None and column.kind in TEXT_LIKE_KINDS
+        refuse_nul([(name, item) for item in values])  # web/postgres/table.py: the rest
         for item in values:
             text = _as_text(item)
             placeholder = where.add_param(text, shown=item)
@@ -345,17 +338,11 @@ def _array(negate: bool) -> Build:
 
 
 def _date(where: Where, column: Column | None, name: str, value: str) -> str:
+    """SQLite's ``date(column) = :value``: the stored value's day (days.py), as text."""
     placeholder = where.add_param(value)
-    if column is None or not fits_temporal("date", value.strip()):
-        return "FALSE"  # SQLite: date() of a string that is no date, or of none, is NULL
-    expr = _expr(column, name)
-    if column is not None and column.kind in ("date", "timestamp"):
-        return f"CAST({expr} AS date) = {placeholder}"
-    text = _text(column, name)
-    day = (
-        f"CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' "
-        f"THEN CAST(CAST({text} AS timestamptz) AS date) END"
-    )
+    day = day_of(column) if column is not None else None
+    if day is None or value != value.strip() or not fits_temporal("date", value):
+        return "FALSE"  # no day, or text date() never writes
     return f"{day} = {placeholder}"
 
 

@@ -64,17 +64,18 @@ def fits(column: Column | None, value: Any) -> bool:
 
 
 def _fits_number(column: Column, value: str) -> bool:
-    """What PostgreSQL reads as NUMERIC (its range) or a float (a finite one).
+    """What PostgreSQL reads as NUMERIC (its range) or a float (a finite one), and SQLite
+    as a number (not ``Infinity`` nor ``NaN``).
 
     >>> n = Column("n", 1700, -1, "numeric", False, 0)
     >>> [_fits_number(n, v) for v in ("1e5", "-.5", "Infinity", "1e999999", "٣", "0x10")]
-    [True, True, True, False, False, False]
+    [True, True, False, False, False, False]
     """
     if not _NUMBER.fullmatch(value):
         return False
     number = decimal.Decimal(value)
     if not number.is_finite():
-        return True
+        return False  # SQLite reads "inf" and "nan" as text, never a number
     if column.type_name in _FLOAT_MAX:
         return abs(number) <= _FLOAT_MAX[column.type_name]
     exponent = number.as_tuple().exponent

@@ -17,11 +17,11 @@ def expr(column: Column | None, name: str) -> str:
     return quote(column.name) if column is not None else literal(name)
 
 
-def text(column: Column | None, name: str) -> str:
-    """The column as the text SQLite stores for it: 1/0, ISO dates, "Z" timestamps; a
-    table's number as SQLite writes a REAL ("3.0"); a view's JSON as json_extract writes
-    it (compact); a Table Schema number as a REAL."""
-    value = expr(column, name)
+def text(column: Column | None, name: str, value: str | None = None) -> str:
+    """The column (or ``value``, a copy of it) as the text SQLite stores for it: 1/0, ISO
+    dates, "Z" timestamps; a table's number as SQLite writes a REAL ("3.0"); a view's JSON
+    as json_extract writes it (compact); a Table Schema number as a REAL."""
+    value = value or expr(column, name)
     if column is None or column.kind in TEXT_KINDS:
         return value
     if column.kind == "boolean":

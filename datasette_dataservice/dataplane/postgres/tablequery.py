@@ -19,7 +19,7 @@ from datasette.utils import urlsafe_components
 from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 
-from ..paging import offset_of
+from ..paging import NOT_FOR_THIS_SORT, offset_of
 from . import filters, readable
 from .introspect import Relation
 from .sqltext import qualified, quote
@@ -222,7 +222,7 @@ def _after(relation: Relation, where: filters.Where, token: str, sort, sort_desc
     if not sort_name:
         return " AND ".join(pk_terms) if pk_terms else "TRUE"
     if not pk_terms:
-        raise DatasetteError("Invalid _next token for this sort order", status=400)
+        raise DatasetteError(NOT_FOR_THIS_SORT, status=400)
     after_pk = pk_terms[0]
     column = quote(sort_name)
     if sort_value is None:

@@ -72,7 +72,8 @@ async def table_csv(
         resolved.name,
         resolved.relation,
     )
-    streaming = bool(request.args.get("_stream"))
+    # core streams page after page while there is a next one: after none with ``_size=0``
+    streaming = bool(request.args.get("_stream")) and query.page_size != 0
     sql = without_limit(query.sql) if streaming else query.sql
     cursor = RowStream(target, sql, query.params, limit_ms)
     converters: list[Converter | None] | None = None

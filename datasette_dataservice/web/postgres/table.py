@@ -14,6 +14,7 @@ from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
 
 from ...dataplane.boolean_filters import Readings
+from ...dataplane.filter_values import checked_arguments, refuse_nul
 from ...dataplane.postgres import execute, filters, introspect, tablequery
 from ...dataplane.postgres.tablequery import SORT_ALIAS, TableQuery, shown_sql
 from ...dataplane.postgres.through import resolve_throughs
@@ -143,6 +144,7 @@ async def _throughs(datasette, request, target, database: str, table: str) -> li
 async def table_query(datasette, request, resolved: common.Resolved, args) -> TableQuery:
     """The page's query for ``args`` (the request's, or some of them)."""
     target, database, relation = resolved.target, resolved.database, resolved.relation
+    refuse_nul(checked_arguments(args))  # as web/core_filters.py on SQLite
     return tablequery.build(
         relation,
         target.schema,
@@ -175,12 +177,13 @@ async def table_response(datasette, request, fragment: bool = False) -> Response
     query = await table_query(datasette, request, resolved, request.args)
     if format_ == "csv":
         return await csv_export.table_csv(datasette, request, resolved, query, limit_ms)
-    extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
     faceted = await facets.for_table(datasette, request, resolved, query)
     nocount = request.args.get("_nocount") or request.args.get("_shape") in ("array", "object")
     count = None
     async with execute.connection(target) as conn:
         result = await run(conn, target, query, query.sql, query.params, limit_ms)
+        # after the rows, as core: a filter's SQL error comes before an unknown _extra
+        extras = common.requested_extras(request, ExtraScope.TABLE, validate=format_ != "html")
         if ("count" in extras or format_ == "html") and not nocount:
             count = await count_rows(conn, target, query, limit_ms)
 
