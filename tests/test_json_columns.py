@@ -10,21 +10,10 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
-import pytest_asyncio
-from conftest import close_data_service, postgres_config_for
-from test_contract import COMBINATIONS, ROWS, start_service
+from test_contract import ROWS
+from test_same_answers import stocked  # noqa: F401  (the fixture: ROWS on every combination)
 
 TAGS = ROWS[0]["tags"]  # row 1: ["a", "b"]
-
-
-@pytest_asyncio.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
-async def stocked(request, tmp_path):
-    provider, engine = request.param
-    service = await start_service(tmp_path, provider, engine, postgres_config_for(request))
-    response = await service.insert(ROWS)
-    assert response.status_code == 201, response.text
-    yield service
-    await close_data_service(service.ds)
 
 
 def pages(service) -> dict[str, str]:
@@ -62,7 +51,7 @@ def tags_shown(body, shape: str):
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("shape", ["objects", "array", "arrays", "arrayfirst", "object"])
-async def test_json_columns_are_parsed_in_every_shape(stocked, shape):
+async def test_json_columns_are_parsed_in_every_shape(stocked, shape):  # noqa: F811
     for page, path in pages(stocked).items():
         if shape == "object" and (page == "query" or stocked.provider == "jsonb"):
             continue  # for tables with a primary key only (a 400, as without _json)
@@ -75,7 +64,7 @@ async def test_json_columns_are_parsed_in_every_shape(stocked, shape):
 
 
 @pytest.mark.asyncio
-async def test_text_that_is_no_json_and_other_columns_stay_as_they_are(stocked):
+async def test_text_that_is_no_json_and_other_columns_stay_as_they_are(stocked):  # noqa: F811
     for page, path in pages(stocked).items():
         plain = await stocked.get(with_args(path, "_shape=array"))
         parsed = await stocked.get(with_args(path, "_json=name&_json=nope&_shape=array"))
