@@ -70,3 +70,13 @@ async def test_text_that_is_no_json_and_other_columns_stay_as_they_are(stocked):
         parsed = await stocked.get(with_args(path, "_json=name&_json=nope&_shape=array"))
         assert plain.status_code == parsed.status_code == 200, (page, parsed.text)
         assert parsed.json() == plain.json(), page
+
+
+@pytest.mark.asyncio
+async def test_a_json_infinity_that_is_no_boolean_is_a_400(stocked):  # noqa: F811
+    """Core's renderer reads ``_json_infinity`` with ``value_as_boolean``: a 500 with no
+    message for any other value, on every page."""
+    for page, path in pages(stocked).items():
+        response = await stocked.get(with_args(path, "_json_infinity=maybe"))
+        assert response.status_code == 400, (page, response.text)
+        assert response.json()["error"] == "_json_infinity must be on, off, true, false, 1 or 0"

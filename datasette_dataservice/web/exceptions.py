@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import Response
-from datasette.utils import add_cors_headers, error_body, sqlite3
+from datasette.utils import ValueAsBooleanError, add_cors_headers, error_body, sqlite3
 from datasette.utils.asgi import Base400
 from datasette.views.base import DatasetteError
 from markupsafe import Markup
@@ -67,6 +67,8 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
         if exception.message_is_html:
             message = Markup(message)
         title = exception.title
+    elif isinstance(exception, ValueAsBooleanError):
+        status, message = 400, bad_boolean_message(request)  # core: a 500 with no message
     elif _bad_in_list(exception):
         status, message = 400, f"Invalid JSON list: {exception}"  # as on PostgreSQL
     elif _bad_facet_sql(exception):
@@ -86,6 +88,26 @@ async def error_response(datasette, request, exception: BaseException) -> Respon
     if request.path.endswith(".csv"):
         return Response.text(plain_message or message, status=status, headers=headers)
     return await error_page(datasette, request, status, message, title, info, headers)
+
+
+# The query string arguments core reads with ``value_as_boolean``, which raises
+# ``ValueAsBooleanError`` (no message) for any other value.
+BOOLEAN_ARGUMENTS = ("_json_infinity", "_initial", "_labels")
+BOOLEAN_WORDS = ("on", "off", "true", "false", "1", "0")
+
+
+def bad_boolean_message(request) -> str:
+    """What to send instead, naming the argument core could not read as a boolean.
+
+    >>> from datasette.utils.asgi import Request
+    >>> bad_boolean_message(Request.fake("/db/t.json?_json_infinity=maybe"))
+    '_json_infinity must be on, off, true, false, 1 or 0'
+    """
+    for name in BOOLEAN_ARGUMENTS:
+        for value in request.args.getlist(name):
+            if value.lower() not in BOOLEAN_WORDS:
+                return f"{name} must be on, off, true, false, 1 or 0"
+    return "A boolean argument must be on, off, true, false, 1 or 0"
 
 
 def _bad_in_list(exception: BaseException) -> bool:

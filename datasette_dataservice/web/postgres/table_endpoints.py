@@ -117,7 +117,9 @@ async def autocomplete_view(datasette, request) -> Response:
     label_column = await labels.own_label_column(datasette, target, database, relation)
     q = request.args.get("q") or ""
     initial_arg = request.args.get("_initial")
-    initial = not q and bool(initial_arg) and _as_boolean(initial_arg)
+    initial = (
+        not q and bool(initial_arg) and value_as_boolean(initial_arg)
+    )  # a 400 if not one (web/exceptions.py)
     if not q and not initial:
         return Response.json({"ok": True, "rows": []})
     params = autocomplete.params_for(q)
@@ -139,11 +141,3 @@ async def autocomplete_view(datasette, request) -> Response:
     converters = await common.converters(datasette, database, relation, result)
     rows = common.rows_as_dicts(result.columns, rows_as_lists(result.rows, converters))
     return Response.json({"ok": True, "rows": autocomplete.response_rows(rows, pks, label_column)})
-
-
-def _as_boolean(value: str) -> bool:
-    """``value_as_boolean``; a value it cannot read is a 400 (core: an unhandled 500)."""
-    try:
-        return value_as_boolean(value)
-    except ValueError:
-        raise BadRequest("_initial must be on, off, true, false, 1 or 0") from None
