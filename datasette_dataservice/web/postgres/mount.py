@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 
-from datasette.utils import error_body
+from datasette.utils import add_cors_headers, error_body
 from datasette.utils.asgi import Response
 
 from ...service.core import _services
@@ -54,6 +54,16 @@ def mount(datasette, app):
     return mounted
 
 
+def preflight(datasette) -> Response:
+    """A CORS preflight (``OPTIONS``), answered as core's views answer it on every path: 200
+    ``ok``, with the CORS headers under ``--cors``, so that a browser on another origin may
+    then send its request with a token."""
+    response = Response.text("ok")
+    if datasette.cors:
+        add_cors_headers(response.headers)
+    return response
+
+
 def through_mount(view):
     """``view`` (a route under ``PG_MOUNT``) for re-pointed requests only; 404 otherwise."""
     wanted = inspect.signature(view).parameters  # read once, not per request
@@ -63,6 +73,8 @@ def through_mount(view):
     async def guarded(datasette, request, scope, send, receive):
         if not scope.get(MOUNTED):
             return Response.json(error_body(f"{request.path} not found", 404), status=404)
+        if request.method == "OPTIONS":
+            return preflight(datasette)
         available = {
             "datasette": datasette,
             "request": request,
