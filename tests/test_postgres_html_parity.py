@@ -122,25 +122,7 @@ OTHER_PAGES = [
     "/" + DATABASE + "/by_qty",
     "/" + DATABASE + "/by_qty?low=0&_hide_sql=1",
 ]
-# Pages whose structure still differs from core's (each is a strict xfail: it fails once
-# the page is fixed, so whoever fixes it turns its check on).
-NOT_YET: dict[str, str] = {}
-
-
-def page_param(page: str):
-    if page == "/" + DATABASE:
-        reason = NOT_YET.get(page)
-    elif page.startswith(f"/{DATABASE}/-/query"):
-        reason = NOT_YET.get("query")
-    elif page.startswith(f"/{DATABASE}/by_qty"):
-        reason = NOT_YET.get("/by_qty")
-    else:
-        reason = None
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(page, marks=marks, id=page)
-
-
-PAGES = [page_param(p) for p in ["{t}" + q for q in TABLE_PAGES] + OTHER_PAGES]
+PAGES = ["{t}" + q for q in TABLE_PAGES] + OTHER_PAGES
 
 
 # What is compared ------------------------------------------------------------------------

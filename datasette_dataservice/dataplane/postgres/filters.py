@@ -88,11 +88,6 @@ def filter_pairs(args) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def human_description(pairs: list[tuple[str, str]]) -> str:
-    """Core's ``human_description_en`` of the filters."""
-    return Filters(pairs).human_description_en()
-
-
 def build_where(
     pairs: list[tuple[str, str]],
     relation: Relation,

@@ -46,18 +46,6 @@ WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND i.indisunique
 
 TEXT_TYPES = {TEXT, VARCHAR, BPCHAR, NAME}
 
-INCOMING_SQL = """
-SELECT c.relname, a.attname, ra.attname
-FROM pg_constraint k
-JOIN pg_class c ON c.oid = k.conrelid
-JOIN pg_class r ON r.oid = k.confrelid
-JOIN pg_namespace n ON n.oid = r.relnamespace
-JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
-JOIN pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = k.confkey[1]
-WHERE k.contype = 'f' AND n.nspname = %(schema)s AND r.relname = %(table)s
-  AND c.relnamespace = n.oid AND cardinality(k.conkey) = 1
-"""
-
 
 async def outbound_foreign_keys(conn, schema: str, table: str, limit_ms: int) -> list[dict]:
     """``[{"column", "other_table", "other_column"}]`` as core lists a SQLite table's."""
@@ -139,36 +127,3 @@ async def labels_for(
             return []
         raise
     return [(key, value) for key, value in result.rows]
-
-
-async def incoming_foreign_keys(conn, schema: str, table: str, limit_ms: int) -> list[dict]:
-    """The single-column keys that reference ``table``, as core's ``get_all_foreign_keys``
-    lists its "incoming": ``{"other_table", "column", "other_column"}``, sorted."""
-    (result,) = await execute.read(
-        conn, [(INCOMING_SQL, {"schema": schema, "table": table})], limit_ms
-    )
-    fks = [
-        {"other_table": other_table, "column": column, "other_column": other_column}
-        for other_table, other_column, column in result.rows
-    ]
-    return sorted(fks, key=lambda fk: (fk["other_table"], fk["column"], fk["other_column"]))
-
-
-async def referencing_counts(
-    conn, schema: str, fks: list[dict], value: str, limit_ms: int
-) -> list[int] | None:
-    """How many rows of each ``fk["other_table"]`` refer to ``value``; None on a timeout."""
-    selects = [
-        f"(SELECT count(*) FROM {qualified(schema, fk['other_table'])}"
-        f" WHERE {quote(fk['other_column'])} = %(id)s)"
-        for fk in fks
-    ]
-    try:
-        (result,) = await execute.read(
-            conn, [("SELECT " + ", ".join(selects), {"id": value})], limit_ms
-        )
-    except execute.DatasetteError as error:
-        if error.title == "SQL Interrupted":
-            return None
-        raise
-    return list(result.rows[0])

@@ -16,7 +16,6 @@ from datasette.utils import tilde_encode, value_as_boolean
 from ...dataplane.postgres import execute, introspect, labels
 from ...providers.postgres_storage import PostgresTarget
 from ...service.core import service_for
-from ..database_urls import Urls
 from .common import NO_FIELDS
 from .render import generic
 
@@ -185,34 +184,3 @@ def link(datasette, database: str, other_table: str, cell: dict[str, Any]) -> ma
             href, str(label) or "-", value
         )
     return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
-
-
-async def foreign_key_tables(
-    datasette, request, target: PostgresTarget, database: str, table: str, pk_values: list
-) -> list[dict]:
-    """Core's ``foreign_key_tables`` row extra: the tables whose rows refer to this one,
-    with their counts and a link to them."""
-    if len(pk_values) != 1:
-        return []
-    limit_ms = execute.time_limit(datasette)
-    async with execute.connection(target) as conn:
-        fks = []
-        for fk in await labels.incoming_foreign_keys(conn, target.schema, table, limit_ms):
-            resource = TableResource(database=database, table=fk["other_table"])
-            if await datasette.allowed(action="view-table", resource=resource, actor=request.actor):
-                fks.append(fk)
-        if not fks:
-            return []
-        counts = await labels.referencing_counts(conn, target.schema, fks, pk_values[0], limit_ms)
-    if counts is None:
-        return []
-    out = []
-    for fk, count in zip(fks, counts, strict=True):
-        key = fk["other_column"]
-        if key.startswith("_"):
-            key += "__exact"
-        link = "{}?{}={}".format(
-            Urls(datasette).table(database, fk["other_table"]), key, ",".join(pk_values)
-        )
-        out.append({**fk, "count": count or 0, "link": link})
-    return out
